@@ -1,0 +1,15 @@
+use clap::Parser;
+use p100_onboard::cli::Cli;
+use p100_onboard::exit::exit_for_error;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match p100_onboard::cli::run(cli) {
+        Ok(exit) => exit.into(),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            exit_for_error(&err).into()
+        }
+    }
+}

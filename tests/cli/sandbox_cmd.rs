@@ -1,0 +1,1 @@
+//! `p100-onboard sandbox` through the real binary.

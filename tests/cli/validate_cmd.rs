@@ -1,0 +1,1 @@
+//! `p100-onboard validate` and `sample` through the real binary.
