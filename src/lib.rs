@@ -9,10 +9,12 @@
 //! - [`api`]: the HTTP client for the Partner API and the pure classification of its answers.
 //! - [`sandbox`]: an in-memory emulator of the endpoint (auth, validation, duplicates, faults, rate limit).
 //! - [`ledger`]: the SQLite ledger: migrations, the lock, and the single writer that owns the connection.
-//! - [`import`]: the pipeline: plan per row, bounded queue, rate-limited worker pool, retries, shutdown.
+//! - [`import`]: the pipeline: plan per row, bounded queue, rate-limited worker pool, retries, summary.
+//! - [`config_file`]: `p100-onboard.toml`, defaults that flags and environment override.
 
 pub mod api;
 pub mod cli;
+pub mod config_file;
 pub mod domain;
 pub mod exit;
 pub mod import;

@@ -1,10 +1,8 @@
-use clap::Parser;
-use p100_onboard::cli::Cli;
 use p100_onboard::exit::exit_for_error;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = p100_onboard::cli::parse();
     match p100_onboard::cli::run(cli) {
         Ok(exit) => exit.into(),
         Err(err) => {

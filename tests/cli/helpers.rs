@@ -1,1 +1,148 @@
+//! Shared by the integration tests: the real sandbox on loopback, the real binary,
+//! and a look inside the real ledger file.
 
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use p100_onboard::sandbox::{Sandbox, SandboxConfig, DEMO_API_KEY};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// A sandbox served on 127.0.0.1:0 by its own runtime for the test's lifetime.
+pub struct TestSandbox {
+    rt: tokio::runtime::Runtime,
+    sandbox: Option<Sandbox>,
+    pub url: String,
+}
+
+impl TestSandbox {
+    pub fn start(cfg: SandboxConfig) -> TestSandbox {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let sandbox = rt
+            .block_on(Sandbox::start(SandboxConfig {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                ..cfg
+            }))
+            .expect("sandbox starts");
+        let url = sandbox.base_url();
+        TestSandbox {
+            rt,
+            sandbox: Some(sandbox),
+            url,
+        }
+    }
+
+    pub fn plain() -> TestSandbox {
+        Self::start(SandboxConfig::default())
+    }
+
+    pub fn stats(&self) -> serde_json::Value {
+        self.get_json("/_sandbox/stats")
+    }
+
+    /// externalUserId → userId of every user the sandbox created.
+    pub fn users(&self) -> BTreeMap<String, String> {
+        let v = self.get_json("/_sandbox/users");
+        v.as_array()
+            .expect("users is an array")
+            .iter()
+            .map(|u| {
+                (
+                    u["externalUserId"].as_str().unwrap().to_string(),
+                    u["userId"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn get_json(&self, path: &str) -> serde_json::Value {
+        let url = format!("{}{}", self.url, path);
+        self.rt.block_on(async {
+            reqwest::get(&url)
+                .await
+                .expect("GET sandbox")
+                .json()
+                .await
+                .expect("sandbox JSON")
+        })
+    }
+}
+
+impl Drop for TestSandbox {
+    fn drop(&mut self) {
+        if let Some(sb) = self.sandbox.take() {
+            self.rt.block_on(sb.stop());
+        }
+    }
+}
+
+/// The real binary with a clean environment and the sandbox's key.
+pub fn bin() -> Command {
+    let mut cmd = Command::cargo_bin("p100-onboard").expect("binary built");
+    for var in ["P100_API_KEY", "P100_BASE_URL", "P100_LEDGER", "NO_COLOR"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("P100_API_KEY", DEMO_API_KEY);
+    cmd
+}
+
+/// The path of a file in `samples/`.
+pub fn sample(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples").join(name)
+}
+
+/// Opens the ledger file read-only.
+pub fn ledger(path: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .expect("ledger opens")
+}
+
+/// state → count.
+pub fn states(path: &Path) -> BTreeMap<String, u64> {
+    let c = ledger(path);
+    let mut stmt = c
+        .prepare("SELECT state, count(*) FROM rows GROUP BY state")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// The externalUserIds in `state`.
+pub fn ids_in_state(path: &Path, state: &str) -> BTreeSet<String> {
+    let c = ledger(path);
+    let mut stmt = c
+        .prepare("SELECT external_user_id FROM rows WHERE state = ?1")
+        .unwrap();
+    stmt.query_map([state], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// One SQL count from the ledger.
+pub fn count(path: &Path, sql: &str) -> u64 {
+    ledger(path).query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+/// A CSV made of `samples/customers.csv`'s header and the given data rows (1-based,
+/// counting data rows only).
+pub fn subset_of_customers(dir: &Path, name: &str, rows: std::ops::Range<usize>) -> PathBuf {
+    let text = std::fs::read_to_string(sample("customers.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let mut out = String::from(header);
+    out.push('\n');
+    for line in lines.skip(rows.start - 1).take(rows.end - rows.start) {
+        out.push_str(line);
+        out.push('\n');
+    }
+    let p = dir.join(name);
+    std::fs::write(&p, out).unwrap();
+    p
+}

@@ -1,0 +1,276 @@
+//! `p100-onboard import`, `status` and `report` through the real binary, against the
+//! real sandbox on loopback and a real ledger file.
+
+use crate::helpers::*;
+use p100_onboard::sandbox::{Latency, RateLimit, SandboxConfig};
+use std::time::Duration;
+
+fn customers_rows() -> u64 {
+    // Data rows of the clean sample (it has no quoted newlines).
+    (std::fs::read_to_string(sample("customers.csv")).unwrap().lines().count() - 1) as u64
+}
+
+fn import(sb: &TestSandbox, file: &std::path::Path, ledger: &std::path::Path) -> assert_cmd::Command {
+    let mut cmd = bin();
+    cmd.arg("import")
+        .arg(file)
+        .arg("--ledger")
+        .arg(ledger)
+        .args(["--base-url", &sb.url, "--rate", "2000", "--concurrency", "8"])
+        .args(["--backoff-base", "5ms", "--backoff-cap", "50ms", "--max-pause", "200ms"]);
+    cmd
+}
+
+#[test]
+fn a_clean_file_is_created_exactly_once_and_a_second_run_sends_nothing() {
+    let sb = TestSandbox::plain();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.db");
+    let out = import(&sb, &sample("customers.csv"), &db).assert().code(0);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains("Import finished"), "{stdout}");
+
+    let n = customers_rows();
+    let created = ids_in_state(&db, "created");
+    assert_eq!(created.len() as u64, n);
+    let users = sb.users();
+    assert_eq!(users.keys().cloned().collect::<std::collections::BTreeSet<_>>(), created);
+    // The ledger stores the userId the API returned.
+    let c = ledger(&db);
+    for (ext, uid) in &users {
+        let stored: String = c
+            .query_row("SELECT user_id FROM rows WHERE external_user_id = ?1", [ext], |r| r.get(0))
+            .unwrap();
+        assert_eq!(&stored, uid);
+    }
+    let requests = sb.stats()["requests"].as_u64().unwrap();
+    assert_eq!(requests, n);
+
+    import(&sb, &sample("customers.csv"), &db).assert().code(0);
+    assert_eq!(sb.stats()["requests"].as_u64().unwrap(), n, "second run sent nothing");
+    assert_eq!(count(&db, "SELECT count(*) FROM runs WHERE outcome = 'completed'"), 2);
+}
+
+#[test]
+fn the_ledger_is_private_to_its_owner_and_holds_no_personal_data() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = TestSandbox::plain();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.db");
+    import(&sb, &sample("customers.csv"), &db).assert().code(0);
+    let mode = std::fs::metadata(&db).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // No email, phone or name of the sample appears anywhere in the ledger file.
+    let bytes = std::fs::read(&db).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    let sample_text = std::fs::read_to_string(sample("customers.csv")).unwrap();
+    let mut rdr = csv::Reader::from_reader(sample_text.as_bytes());
+    let headers = rdr.headers().unwrap().clone();
+    let pick = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let (email, phone, last) = (pick("email").unwrap(), pick("phone").unwrap(), pick("lastName").or(pick("last_name")).unwrap());
+    for rec in rdr.records() {
+        let rec = rec.unwrap();
+        for i in [email, phone, last] {
+            let v = rec.get(i).unwrap().trim();
+            assert!(!text.contains(v), "personal value found in the ledger: column {i}");
+        }
+    }
+}
+
+#[test]
+fn a_wrong_key_stops_the_run_with_exit_3_and_nothing_failed_then_the_right_key_completes() {
+    let sb = TestSandbox::plain();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.db");
+    let out = import(&sb, &sample("customers.csv"), &db)
+        .env("P100_API_KEY", "not-the-key")
+        .assert()
+        .code(3);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("xo2") || stderr.contains("wrong"), "{stderr}");
+    assert!(!stderr.contains("not-the-key"));
+    let st = states(&db);
+    assert_eq!(st.get("failed"), None, "{st:?}");
+    assert_eq!(st.get("in_flight"), None, "{st:?}");
+    assert_eq!(sb.users().len(), 0);
+    import(&sb, &sample("customers.csv"), &db).assert().code(0);
+    assert_eq!(ids_in_state(&db, "created").len() as u64, customers_rows());
+}
+
+#[test]
+fn a_ledger_bound_to_another_environment_is_refused_with_exit_2() {
+    let sb = TestSandbox::plain();
+    let other = TestSandbox::plain();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.db");
+    let part = subset_of_customers(dir.path(), "part.csv", 1..3);
+    import(&sb, &part, &db).assert().code(0);
+    let out = import(&other, &part, &db).assert().code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("belongs to environment"), "{stderr}");
+    assert_eq!(other.stats()["requests"].as_u64().unwrap(), 0);
+}
+
+#[test]
+fn a_second_import_on_a_locked_ledger_exits_2_naming_the_holder() {
+    let sb = TestSandbox::start(SandboxConfig {
+        latency: Some(Latency::Fixed(Duration::from_millis(200))),
+        ..SandboxConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.db");
+    let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin("p100-onboard"))
+        .args(["import"])
+        .arg(sample("customers.csv"))
+        .arg("--ledger")
+        .arg(&db)
+        .args(["--base-url", &sb.url, "--rate", "5", "--concurrency", "1"])
+        .env("P100_API_KEY", p100_onboard::sandbox::DEMO_API_KEY)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the first run holds the lock (its run is recorded).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !(db.exists() && std::panic::catch_unwind(|| count(&db, "SELECT count(*) FROM runs")).unwrap_or(0) > 0) {
+        assert!(std::time::Instant::now() < deadline, "first run never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = import(&sb, &sample("customers.csv"), &db).assert().code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains(&format!("pid {}", first.id())), "{stderr}");
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // The killed run's lock does not outlive it.
+    import(&sb, &sample("customers.csv"), &db).assert().code(0);
+}
+
+#[test]
+fn transient_faults_are_retried_until_every_row_is_created() {
+    let sb = TestSandbox::start(SandboxConfig {
+        fault_rate: 0.3,
+        seed: Some(7),
+        ..SandboxConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.db");
+    import(&sb, &sample("customers.csv"), &db)
+        .args(["--max-attempts", "10"])
+        .assert()
+        .code(0);
+    let n = customers_rows();
+    assert_eq!(ids_in_state(&db, "created").len() as u64, n);
+    assert_eq!(sb.users().len() as u64, n);
+    let attempts = count(&db, "SELECT count(*) FROM attempts");
+    assert!(attempts > n, "retries are recorded: {attempts} attempts for {n} rows");
+    assert_eq!(attempts, sb.stats()["requests"].as_u64().unwrap());
+    assert_eq!(count(&db, "SELECT sum(attempts) FROM rows"), attempts);
+}
+
+#[test]
+fn a_rate_set_too_high_converges_without_failing_rows_and_a_matching_rate_sees_few_429s() {
+    let sb = TestSandbox::start(SandboxConfig {
+        rate_limit: Some(RateLimit { per_second: 50.0, burst: 5 }),
+        ..SandboxConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.db");
+    let mut cmd = bin();
+    cmd.arg("import")
+        .arg(sample("customers.csv"))
+        .arg("--ledger")
+        .arg(&db)
+        .args(["--base-url", &sb.url, "--rate", "200", "--max-pause", "1s"]);
+    cmd.assert().code(0);
+    assert_eq!(states(&db).get("failed"), None);
+    assert!(sb.stats()["rate_limited"].as_u64().unwrap() > 0, "the server did push back");
+
+    let sb = TestSandbox::start(SandboxConfig {
+        rate_limit: Some(RateLimit { per_second: 50.0, burst: 5 }),
+        ..SandboxConfig::default()
+    });
+    let db2 = dir.path().join("l2.db");
+    let mut cmd = bin();
+    cmd.arg("import")
+        .arg(sample("customers.csv"))
+        .arg("--ledger")
+        .arg(&db2)
+        .args(["--base-url", &sb.url, "--rate", "45"]);
+    cmd.assert().code(0);
+    let limited = sb.stats()["rate_limited"].as_u64().unwrap();
+    assert!(limited <= 1, "{limited} 429s at a matching rate");
+}
+
+#[test]
+fn a_dry_run_on_a_half_imported_ledger_predicts_the_next_real_run() {
+    let sb = TestSandbox::plain();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.db");
+    let part = subset_of_customers(dir.path(), "part.csv", 1..21);
+    import(&sb, &part, &db).assert().code(0);
+    let before = std::fs::read(&db).unwrap();
+
+    let dry = dir.path().join("dry.json");
+    import(&sb, &sample("customers.csv"), &db)
+        .arg("--dry-run")
+        .arg("--summary-json")
+        .arg(&dry)
+        .assert()
+        .code(1);
+    assert_eq!(std::fs::read(&db).unwrap(), before, "a dry run writes nothing");
+    let requests_before = sb.stats()["requests"].as_u64().unwrap();
+    assert_eq!(requests_before, 20, "a dry run sends nothing");
+    let dry: serde_json::Value = serde_json::from_slice(&std::fs::read(&dry).unwrap()).unwrap();
+
+    let real = dir.path().join("real.json");
+    import(&sb, &sample("customers.csv"), &db)
+        .arg("--summary-json")
+        .arg(&real)
+        .assert()
+        .code(0);
+    let real: serde_json::Value = serde_json::from_slice(&std::fs::read(&real).unwrap()).unwrap();
+    assert_eq!(dry["plan"], real["plan"]);
+    assert_eq!(dry["plan"]["skip_done"].as_u64().unwrap(), 20);
+    let sent = sb.stats()["requests"].as_u64().unwrap() - requests_before;
+    assert_eq!(sent, dry["plan"]["send_new"].as_u64().unwrap());
+    assert_eq!(real["results"]["created"].as_u64().unwrap(), sent);
+}
+
+#[test]
+fn an_older_ledger_is_upgraded_on_open_and_a_newer_one_is_refused() {
+    use p100_onboard::ledger::schema::{migration_sql, SCHEMA_VERSION};
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.db");
+    {
+        let c = rusqlite::Connection::open(&old).unwrap();
+        c.execute_batch(migration_sql(1).unwrap()).unwrap();
+        c.pragma_update(None, "user_version", 1).unwrap();
+    }
+    bin().args(["status", "--ledger"]).arg(&old).assert().code(0);
+    let c = ledger(&old);
+    let v: u32 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
+    assert_eq!(count(&old, "SELECT count(*) FROM attempts"), 0, "attempts table exists");
+
+    let newer = dir.path().join("newer.db");
+    {
+        let c = rusqlite::Connection::open(&newer).unwrap();
+        c.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+    }
+    let out = bin().args(["status", "--ledger"]).arg(&newer).assert().code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("newer p100-onboard"), "{stderr}");
+}
+
+#[test]
+fn status_json_counts_every_state_of_the_design() {
+    let sb = TestSandbox::plain();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.db");
+    import(&sb, &sample("customers.csv"), &db).assert().code(0);
+    let out = bin().args(["status", "--json", "--ledger"]).arg(&db).assert().code(0);
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    for s in ["invalid", "pending", "in_flight", "created", "exists", "rejected", "failed"] {
+        assert!(v["states"][s].is_u64(), "state {s} missing: {v}");
+    }
+    assert_eq!(v["states"]["created"].as_u64().unwrap(), customers_rows());
+}
