@@ -274,3 +274,79 @@ fn status_json_counts_every_state_of_the_design() {
     }
     assert_eq!(v["states"]["created"].as_u64().unwrap(), customers_rows());
 }
+
+/// Writes a synthetic file of `rows` valid customers with the real `sample` command.
+fn synthetic(dir: &std::path::Path, rows: u32, seed: u64) -> std::path::PathBuf {
+    let path = dir.join(format!("synthetic-{rows}-{seed}.csv"));
+    bin()
+        .args(["sample", "--rows", &rows.to_string(), "--seed", &seed.to_string(), "-o"])
+        .arg(&path)
+        .assert()
+        .code(0);
+    path
+}
+
+#[test]
+fn an_import_killed_at_several_moments_resumes_until_every_row_is_created_exactly_once() {
+    let sb = TestSandbox::start(SandboxConfig {
+        latency: Some(Latency::Uniform(Duration::from_millis(5), Duration::from_millis(40))),
+        drop_rate: 0.05,
+        seed: Some(11),
+        ..SandboxConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.db");
+    let file = synthetic(dir.path(), 400, 5);
+    let args = |cmd: &mut std::process::Command| {
+        cmd.arg("import")
+            .arg(&file)
+            .arg("--ledger")
+            .arg(&db)
+            .args(["--base-url", &sb.url, "--rate", "400", "--concurrency", "16"])
+            .args(["--timeout", "2s", "--backoff-base", "5ms", "--backoff-cap", "50ms"])
+            .env("P100_API_KEY", p100_onboard::sandbox::DEMO_API_KEY)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+    };
+    let mut kills = 0;
+    for after_ms in [150u64, 300, 450, 600, 800] {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("p100-onboard"));
+        args(&mut cmd);
+        let mut child = cmd.spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(after_ms));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL: no chance to clean up
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    assert!(kills >= 3, "the runs were killed mid-import ({kills} kills)");
+    let mut exit = None;
+    for _ in 0..5 {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("p100-onboard"));
+        args(&mut cmd);
+        let status = cmd.status().unwrap();
+        exit = status.code();
+        if exit == Some(0) {
+            break;
+        }
+    }
+    assert_eq!(exit, Some(0), "the import completes after the kills");
+    let created = ids_in_state(&db, "created");
+    assert_eq!(created.len(), 400);
+    let users = sb.users();
+    assert_eq!(users.keys().cloned().collect::<std::collections::BTreeSet<_>>(), created);
+    assert_eq!(states(&db).get("exists"), None, "no row of ours is taken for someone else's");
+    let stats = sb.stats();
+    let dropped = stats["dropped"].as_u64().unwrap();
+    let reconciled = count(&db, "SELECT count(*) FROM rows WHERE reconciled = 1");
+    assert!(dropped > 0, "drops happened");
+    // Every drop is reconciled; kills may add a few more unknown outcomes of their own.
+    assert!(reconciled >= dropped, "reconciled {reconciled} < dropped {dropped}");
+    assert!(reconciled <= dropped + kills * 16, "reconciled {reconciled}");
+    // Rows reconciled have no userId: the API's answer never arrived.
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM rows WHERE reconciled = 1 AND user_id IS NOT NULL"),
+        0
+    );
+}
