@@ -4,6 +4,7 @@
 use crate::exit::Exit;
 use clap::{Parser, Subcommand};
 
+pub mod input;
 pub mod sample;
 pub mod sandbox;
 pub mod validate;
