@@ -58,7 +58,13 @@ impl ApiClient {
         key.set_sensitive(true);
         let mut headers = HeaderMap::new();
         headers.insert("x-api-key", key);
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if cfg.base_url.is_loopback() {
+            // The sandbox is on this machine: a proxy from the environment would only
+            // get in the way.
+            builder = builder.no_proxy();
+        }
+        let http = builder
             .use_rustls_tls()
             .default_headers(headers)
             .user_agent(concat!("p100-onboard/", env!("CARGO_PKG_VERSION")))

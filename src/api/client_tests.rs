@@ -351,6 +351,27 @@ async fn a_hung_request_times_out_as_an_unknown_outcome_and_creates_nothing() {
 }
 
 #[tokio::test]
+async fn configured_latency_delays_every_answer() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        latency: Some(crate::sandbox::Latency::Fixed(Duration::from_millis(80))),
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let api = client(&sandbox);
+    for n in 0..2 {
+        // The second POST is a P411: errors are delayed too.
+        let answer = api.create_user(&nth_user(0)).await;
+        assert!(
+            answer.latency >= Duration::from_millis(80),
+            "request {n}: {answer:?}"
+        );
+    }
+    sandbox.stop().await;
+}
+
+#[tokio::test]
 async fn a_refused_connection_never_reached_the_server() {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -8,6 +8,8 @@ mod config;
 pub mod countries;
 mod dice;
 mod fxhash;
+#[cfg(test)]
+mod http_tests;
 mod ratelimit;
 mod server;
 mod stats;

@@ -1,7 +1,7 @@
 //! `p100-onboard sandbox` through the real binary.
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
 
 const ENDPOINT: &str = "/v1/user/balances/crypto-and-fiat";
 
@@ -9,6 +9,7 @@ const ENDPOINT: &str = "/v1/user/balances/crypto-and-fiat";
 struct Running {
     child: Child,
     stdout: BufReader<ChildStdout>,
+    stderr: ChildStderr,
     first_line: String,
 }
 
@@ -28,7 +29,7 @@ impl Running {
     }
 
     /// Stops the server with SIGTERM, checks it exits cleanly, and returns everything
-    /// else it printed to stdout.
+    /// else it printed (stdout, then stderr).
     fn stop(mut self) -> String {
         let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits");
         // SAFETY: signalling our own child process by its id.
@@ -37,6 +38,9 @@ impl Running {
         self.stdout
             .read_to_string(&mut rest)
             .expect("stdout closes on exit");
+        self.stderr
+            .read_to_string(&mut rest)
+            .expect("stderr closes on exit");
         let status = self.child.wait().expect("child exits");
         assert!(status.success(), "sandbox exited with {status}");
         rest
@@ -49,17 +53,19 @@ fn start(extra: &[&str], env_key: Option<&str>) -> Running {
         .args(extra)
         .env_remove("P100_API_KEY")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(Stdio::piped());
     if let Some(k) = env_key {
         cmd.env("P100_API_KEY", k);
     }
     let mut child = cmd.spawn().expect("binary starts");
     let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let stderr = child.stderr.take().expect("piped stderr");
     let mut first_line = String::new();
     stdout.read_line(&mut first_line).expect("reads first line");
     Running {
         child,
         stdout,
+        stderr,
         first_line,
     }
 }
@@ -92,6 +98,10 @@ fn first_stdout_line_names_the_bound_address_and_the_demo_key_follows() {
     assert_ne!(port, 0, "the bound port, not the requested one");
     let rest = running.stop();
     assert!(rest.contains("sandbox-demo-key"), "{rest:?}");
+    assert!(
+        rest.contains("sandbox stopped"),
+        "clean shutdown is reported: {rest:?}"
+    );
 }
 
 #[test]
