@@ -113,7 +113,15 @@ impl Args {
     /// The one conversion: flags > environment > config file > defaults.
     pub fn into_config(self) -> anyhow::Result<(ImportConfig, Option<PathBuf>)> {
         let file = FileConfig::load(self.config.as_deref())?;
-        let input = self.input.to_options_with(self.file.clone(), &file)?;
+        let mut input = self.input.to_options(self.file.clone())?;
+        if input.mapping.is_none() {
+            input.mapping = file.mapping.clone();
+        }
+        if input.delimiter.is_none() {
+            if let Some(d) = &file.delimiter {
+                input.delimiter = Some(super::input::parse_delimiter(d)?);
+            }
+        }
         let dur = |flag: Option<Duration>, name: &str, value: &Option<String>, default: Duration| {
             anyhow::Ok(match flag {
                 Some(d) => d,

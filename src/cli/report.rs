@@ -3,7 +3,7 @@
 //! columns, re-read from the file, so it can be fixed and fed back.
 
 use crate::exit::Exit;
-use crate::ingest::export::{create_output, neutralise};
+use crate::cli::validate::neutralise;
 use crate::ingest::{reread_lines, today_utc, IngestOptions};
 use crate::ledger::store::LedgerRow;
 use crate::ledger::{Ledger, State};
@@ -141,7 +141,9 @@ fn write_fixable_csv(out: &mut dyn Write, rows: &[LedgerRow]) -> anyhow::Result<
             today: today_utc(),
         };
         let lines: HashSet<u64> = rows.iter().map(|r| r.source_line).collect();
-        let (headers, records) = reread_lines(&opts, &lines)
+        let headers = read_header(Path::new(file))
+            .with_context(|| format!("re-reading {file} for the report (was it moved?)"))?;
+        let records = reread_lines(&opts, &lines)
             .with_context(|| format!("re-reading {file} for the report (was it moved?)"))?;
         let mut header = headers.clone();
         for extra in ["line", "state", "errorCode", "errorMessage"] {
@@ -166,4 +168,36 @@ fn write_fixable_csv(out: &mut dyn Write, rows: &[LedgerRow]) -> anyhow::Result<
     }
     w.flush()?;
     Ok(())
+}
+
+/// The source file's header record, as written.
+fn read_header(path: &Path) -> anyhow::Result<csv::ByteRecord> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(path)?.take(64 * 1024).read_to_end(&mut head)?;
+    let body = head.strip_prefix(crate::ingest::dialect::BOM).unwrap_or(&head);
+    let delimiter = crate::ingest::dialect::detect_delimiter(body);
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(body);
+    let mut rec = csv::ByteRecord::new();
+    rdr.read_byte_record(&mut rec)?;
+    Ok(rec)
+}
+
+/// Reports hold the source's personal data: readable by their owner only.
+fn create_output(path: &Path) -> anyhow::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.is_dir() {
+        anyhow::bail!("-o {} is a directory; name a file", path.display());
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))
 }

@@ -72,6 +72,8 @@ pub async fn run(
     for w in workers {
         w.await.context("a worker panicked")?;
     }
+    // Unblocks a reader still waiting for queue space after the pool stopped.
+    drop(jobs_rx);
     let read_result = tokio::task::spawn_blocking(move || reader.join())
         .await?
         .map_err(|_| anyhow::anyhow!("the CSV reader panicked"))?;
@@ -209,7 +211,7 @@ fn decide(row: &Row, known: &HashMap<u128, Known>, only_failed: bool, tally: &Ta
         Action::RecordInvalid => {
             let problems = row.verdict.as_ref().err()?;
             // A later duplicate of an id belongs to the earlier row: never overwrite it.
-            if problems.iter().any(|p| p.is_duplicate_id()) {
+            if problems.iter().any(is_duplicate_id) {
                 return None;
             }
             Some(Step::Record(Msg::Invalid(
@@ -263,4 +265,9 @@ fn file_sha256(path: &std::path::Path) -> std::io::Result<String> {
     let mut hasher = sha2::Sha256::new();
     std::io::copy(&mut file, &mut hasher)?;
     Ok(hex::encode(hasher.finalize()))
+}
+
+/// A later row repeating an earlier row's externalUserId.
+fn is_duplicate_id(p: &crate::ingest::Problem) -> bool {
+    p.rule == crate::ingest::Rule::Duplicate && p.field == Some(crate::domain::Field::ExternalUserId)
 }
