@@ -27,35 +27,51 @@ impl Hasher for IdentityHasher {
 }
 
 /// First line per key of externalUserId (exact), email (case-insensitive) and phone
-/// (normalised).
+/// (normalised). Keys are computed by [`Dups::key`] (pure, so the reader thread can do
+/// it) and recorded in file order by [`Dups::insert`].
 #[derive(Default)]
 pub struct Dups {
     seen: HashMap<u64, u64, BuildHasherDefault<IdentityHasher>>,
 }
 
 impl Dups {
-    /// Records `value` of `field` at `line`; returns the earlier line if already seen.
-    /// Empty values are never duplicates (they fail `required` instead).
-    pub fn check(&mut self, field: Field, value: &str, line: u64) -> Option<u64> {
+    /// The 64-bit key of `value` in `field`; `None` for empty values, which are never
+    /// duplicates (they fail `required` instead).
+    pub fn key(field: Field, value: &str) -> Option<u64> {
         if value.is_empty() {
             return None;
         }
         let mut h = SipHasher13::new_with_keys(0x6475_7073, field.index() as u64);
-        if field == Field::Email {
-            for c in value.chars().flat_map(char::to_lowercase) {
-                let mut buf = [0u8; 4];
-                h.write(c.encode_utf8(&mut buf).as_bytes());
+        if field != Field::Email {
+            h.write(value.as_bytes());
+        } else if value.is_ascii() {
+            let mut buf = [0u8; 256];
+            for chunk in value.as_bytes().chunks(buf.len()) {
+                let lower = &mut buf[..chunk.len()];
+                lower.copy_from_slice(chunk);
+                lower.make_ascii_lowercase();
+                h.write(lower);
             }
         } else {
-            h.write(value.as_bytes());
+            h.write(value.to_lowercase().as_bytes());
         }
-        match self.seen.entry(h.finish()) {
+        Some(h.finish())
+    }
+
+    /// Records `key` at `line`; returns the earlier line if the key was already seen.
+    pub fn insert(&mut self, key: u64, line: u64) -> Option<u64> {
+        match self.seen.entry(key) {
             std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
             std::collections::hash_map::Entry::Vacant(e) => {
                 e.insert(line);
                 None
             }
         }
+    }
+
+    /// [`Dups::key`] then [`Dups::insert`].
+    pub fn check(&mut self, field: Field, value: &str, line: u64) -> Option<u64> {
+        Dups::key(field, value).and_then(|k| self.insert(k, line))
     }
 }
 
@@ -69,6 +85,8 @@ mod tests {
         assert_eq!(d.check(Field::Email, "Anna@Example.com", 2), None);
         assert_eq!(d.check(Field::Email, "anna@example.COM", 5), Some(2));
         assert_eq!(d.check(Field::Email, "anna@example.com", 9), Some(2));
+        assert_eq!(d.check(Field::Email, "ŻANETA@example.com", 10), None);
+        assert_eq!(d.check(Field::Email, "żaneta@EXAMPLE.com", 11), Some(10));
         assert_eq!(d.check(Field::Phone, "48601234567", 3), None);
         assert_eq!(d.check(Field::Phone, "48601234567", 7), Some(3));
         assert_eq!(d.check(Field::ExternalUserId, "C-1", 4), None);

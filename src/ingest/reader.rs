@@ -3,7 +3,7 @@
 
 use super::dialect::{detect_delimiter, BOM};
 use super::dups::Dups;
-use super::fingerprint::fingerprint;
+use super::fingerprint::fingerprint_with;
 use super::header::{load_mapping, map_columns, ColumnMap};
 use super::normalise::{normalise_cell, Normalisations};
 use super::problem::{Problem, Rule};
@@ -34,17 +34,30 @@ pub struct Row {
 
 type Csv = csv::Reader<BufReader<File>>;
 
+/// A checked row and its duplicate keys (externalUserId, email, phone), recorded in
+/// file order by [`CsvSource`].
+struct Checked {
+    row: Row,
+    keys: [Option<u64>; 3],
+}
+
 /// An opened, header-checked input file.
+///
+/// Single-threaded by measurement: a reader thread handing rows to the caller made
+/// glibc's allocator free every row's strings across threads, which ran 2.9× slower
+/// than doing all the work here (see `benches/validate.sh`).
 pub struct CsvSource {
     path: PathBuf,
-    reader: Csv,
     raw_headers: csv::ByteRecord,
     headers: csv::StringRecord,
-    map: ColumnMap,
-    rules: Rules,
-    dups: Dups,
-    bom_len: u64,
+    ignored: Vec<String>,
+    terms: TermsSource,
     delimiter: u8,
+    reader: Csv,
+    checker: Checker,
+    /// Capacity for the next record: the last one's size, so reading rarely regrows.
+    hint: usize,
+    dups: Dups,
     done: bool,
 }
 
@@ -139,20 +152,30 @@ impl CsvSource {
             (false, true) => TermsSource::AssertedByFlag,
             (false, false) => return Err(IngestError::NoTermsSource { path }),
         };
-        Ok(CsvSource {
-            path,
-            reader,
-            raw_headers,
-            headers,
-            map,
+        let ignored = map.ignored.clone();
+        let checker = Checker {
             rules: Rules {
                 today: opts.today,
                 min_age: opts.min_age,
                 terms,
             },
-            dups: Dups::default(),
+            width: raw_headers.len(),
+            names: trimmed,
+            map,
             bom_len,
+            scratch: Vec::new(),
+        };
+        Ok(CsvSource {
+            path,
+            raw_headers,
+            headers,
+            ignored,
+            terms,
             delimiter,
+            reader,
+            checker,
+            hint: 256,
+            dups: Dups::default(),
             done: false,
         })
     }
@@ -169,7 +192,7 @@ impl CsvSource {
 
     /// Columns no field reads, in file order.
     pub fn ignored_columns(&self) -> &[String] {
-        &self.map.ignored
+        &self.ignored
     }
 
     pub fn delimiter(&self) -> u8 {
@@ -177,7 +200,7 @@ impl CsvSource {
     }
 
     pub fn terms_source(&self) -> TermsSource {
-        self.rules.terms
+        self.terms
     }
 
     /// The next record, checked. `Err` only for I/O failures that end the file.
@@ -185,48 +208,125 @@ impl CsvSource {
         if self.done {
             return None;
         }
-        let mut record = csv::ByteRecord::new();
+        let mut record = csv::ByteRecord::with_capacity(self.hint, self.checker.width.max(1));
         match read_record(&mut self.reader, &mut record) {
-            Ok(true) => Some(Ok(self.check(record))),
+            Ok(true) => {
+                self.hint = record.as_slice().len().max(64);
+                let checked = self.checker.check(record);
+                Some(Ok(self.record_dups(checked)))
+            }
             Ok(false) => {
                 self.done = true;
                 None
             }
             Err(source) => {
                 self.done = true;
-                let line = self.reader.position().line();
                 Some(Err(IngestError::Read {
                     path: self.path.clone(),
-                    line,
+                    line: self.reader.position().line(),
                     source,
                 }))
             }
         }
     }
 
-    fn check(&mut self, record: csv::ByteRecord) -> Row {
+    /// Adds duplicate problems after the row's own, in file order so the earlier line wins.
+    fn record_dups(&mut self, checked: Checked) -> Row {
+        let Checked { mut row, keys } = checked;
+        let mut found = Vec::new();
+        for (field, key) in [Field::ExternalUserId, Field::Email, Field::Phone]
+            .into_iter()
+            .zip(keys)
+        {
+            if let Some(first) = key.and_then(|k| self.dups.insert(k, row.line)) {
+                found.push(Problem::new(
+                    field,
+                    Rule::Duplicate,
+                    format!("also used on line {first}"),
+                ));
+            }
+        }
+        if !found.is_empty() {
+            row.verdict = match row.verdict {
+                Ok(_) => Err(found),
+                Err(mut problems) => {
+                    problems.append(&mut found);
+                    Err(problems)
+                }
+            };
+        }
+        row
+    }
+}
+
+impl Iterator for CsvSource {
+    type Item = Result<Row, IngestError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_row()
+    }
+}
+
+/// The pure per-row work: everything but duplicate detection.
+struct Checker {
+    rules: Rules,
+    width: usize,
+    /// Trimmed header names, for messages.
+    names: Vec<String>,
+    map: ColumnMap,
+    bom_len: u64,
+    scratch: Vec<u8>,
+}
+
+impl Checker {
+    fn check(&mut self, record: csv::ByteRecord) -> Checked {
         let pos = record
             .position()
             .cloned()
             .unwrap_or_else(csv::Position::new);
         let line = pos.line();
         let mut problems = Vec::new();
-        let width = self.raw_headers.len();
-        if record.len() != width {
-            let mut msg = format!("has {} fields, the header has {width}", record.len());
+        if record.len() != self.width {
+            let mut msg = format!("has {} fields, the header has {}", record.len(), self.width);
             if record.iter().any(|c| c.contains(&b'\n')) {
                 msg.push_str(" (an unterminated quote may have joined the following lines)");
             }
             problems.push(Problem::row(Rule::FieldCount, msg));
         }
+        // One UTF-8 check for the whole record; only a failure takes the per-cell path.
+        match csv::StringRecord::from_byte_record(record) {
+            Ok(text) => self
+                .check_text(line, &text, problems)
+                .into_row(text.into_byte_record()),
+            Err(e) => {
+                let record = e.into_byte_record();
+                self.encoding_problems(&record, line, pos.byte(), &mut problems);
+                let lossy: Vec<String> = record
+                    .iter()
+                    .map(|c| String::from_utf8_lossy(c).into_owned())
+                    .collect();
+                let text = csv::StringRecord::from(lossy);
+                self.check_text(line, &text, problems).into_row(record)
+            }
+        }
+    }
 
-        // Encoding: name the column and the byte offset; the cell is read lossily so
-        // the other rules still run on the rest of the row.
-        let mut offset = pos.byte() + self.bom_len;
+    /// Names the column and the byte offset of each cell that is not UTF-8. The offset
+    /// is exact for unquoted cells.
+    fn encoding_problems(
+        &self,
+        record: &csv::ByteRecord,
+        line: u64,
+        start: u64,
+        problems: &mut Vec<Problem>,
+    ) {
+        let mut offset = start + self.bom_len;
         for (i, cell) in record.iter().enumerate() {
             if let Err(e) = std::str::from_utf8(cell) {
-                let field = self.field_of_column(i);
-                let name = self.headers.get(i).unwrap_or("(extra)").trim();
+                let field = Field::ALL
+                    .into_iter()
+                    .find(|f| self.map.columns[f.index()] == Some(i));
+                let name = self.names.get(i).map_or("(extra)", String::as_str);
                 problems.push(Problem {
                     field,
                     rule: Rule::Encoding,
@@ -238,31 +338,27 @@ impl CsvSource {
             }
             offset += cell.len() as u64 + 1;
         }
+    }
 
+    fn check_text(
+        &mut self,
+        line: u64,
+        text: &csv::StringRecord,
+        mut problems: Vec<Problem>,
+    ) -> Partial {
         let mut normalised = Normalisations::default();
         let mut cells: [Cow<'_, str>; Field::COUNT] = Default::default();
         for field in Field::ALL {
-            if let Some(bytes) = self.map.columns[field.index()].and_then(|c| record.get(c)) {
-                let raw = String::from_utf8_lossy(bytes);
-                cells[field.index()] = normalise_cell(field, raw, &mut normalised);
+            if let Some(cell) = self.map.columns[field.index()].and_then(|c| text.get(c)) {
+                cells[field.index()] = normalise_cell(field, Cow::Borrowed(cell), &mut normalised);
             }
         }
         let values: [&str; Field::COUNT] = std::array::from_fn(|i| cells[i].as_ref());
         let terms = resolve_terms(values[Field::HasAcceptedP100Tc.index()], self.rules.terms)
             .unwrap_or(false);
-        let fp = fingerprint(&values, terms);
-        let verdict = validate(&values, &self.rules);
-
-        for field in [Field::ExternalUserId, Field::Email, Field::Phone] {
-            if let Some(first) = self.dups.check(field, values[field.index()], line) {
-                problems.push(Problem::new(
-                    field,
-                    Rule::Duplicate,
-                    format!("also used on line {first}"),
-                ));
-            }
-        }
-
+        let fingerprint = fingerprint_with(&values, terms, &mut self.scratch);
+        let keys = [Field::ExternalUserId, Field::Email, Field::Phone]
+            .map(|f| Dups::key(f, values[f.index()]));
         let id = values[Field::ExternalUserId.index()];
         let external_user_id = (!id.is_empty()
             && id.len() <= MAX_LEN
@@ -270,45 +366,48 @@ impl CsvSource {
                 .chars()
                 .any(|c| c.is_control() || c == char::REPLACEMENT_CHARACTER))
         .then(|| id.to_string());
-
-        let verdict = match verdict {
+        let verdict = match validate(&values, &self.rules) {
             Ok(user) if problems.is_empty() => Ok(user),
             Ok(_) => Err(problems),
             Err(mut rule_problems) => {
-                // Row-level and encoding problems first, then field rules, then duplicates.
-                let dup_start = problems
-                    .iter()
-                    .position(|p| p.rule == Rule::Duplicate)
-                    .unwrap_or(problems.len());
-                let dups = problems.split_off(dup_start);
                 problems.append(&mut rule_problems);
-                problems.extend(dups);
                 Err(problems)
             }
         };
-        drop(cells);
-        Row {
+        Partial {
             line,
             external_user_id,
-            fingerprint: fp,
-            record,
+            fingerprint,
             verdict,
             normalised,
+            keys,
         }
-    }
-
-    fn field_of_column(&self, column: usize) -> Option<Field> {
-        Field::ALL
-            .into_iter()
-            .find(|f| self.map.columns[f.index()] == Some(column))
     }
 }
 
-impl Iterator for CsvSource {
-    type Item = Result<Row, IngestError>;
+/// A checked row waiting for its original record.
+struct Partial {
+    line: u64,
+    external_user_id: Option<String>,
+    fingerprint: u64,
+    verdict: Result<ValidatedUser, Vec<Problem>>,
+    normalised: Normalisations,
+    keys: [Option<u64>; 3],
+}
 
-    fn next(&mut self) -> Option<Self::Item> {
-        self.next_row()
+impl Partial {
+    fn into_row(self, record: csv::ByteRecord) -> Checked {
+        Checked {
+            row: Row {
+                line: self.line,
+                external_user_id: self.external_user_id,
+                fingerprint: self.fingerprint,
+                record,
+                verdict: self.verdict,
+                normalised: self.normalised,
+            },
+            keys: self.keys,
+        }
     }
 }
 
