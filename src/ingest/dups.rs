@@ -58,6 +58,12 @@ impl Dups {
         Some(h.finish())
     }
 
+    /// Makes room for `additional` more keys at once, sparing the rehashes (and the
+    /// old-plus-new peak) of growing step by step.
+    pub fn reserve(&mut self, additional: usize) {
+        self.seen.reserve(additional);
+    }
+
     /// Records `key` at `line`; returns the earlier line if the key was already seen.
     pub fn insert(&mut self, key: u64, line: u64) -> Option<u64> {
         match self.seen.entry(key) {

@@ -34,6 +34,11 @@ pub struct Row {
 
 type Csv = csv::Reader<BufReader<File>>;
 
+/// Rows read before the duplicate table is sized from the average row length.
+const SIZING_ROWS: u64 = 1024;
+/// Upper bound of that reservation (about 500 MB of table); beyond it the table grows.
+const MAX_RESERVED_KEYS: u64 = 30_000_000;
+
 /// A checked row and its duplicate keys (externalUserId, email, phone), recorded in
 /// file order by [`CsvSource`].
 struct Checked {
@@ -57,6 +62,9 @@ pub struct CsvSource {
     checker: Checker,
     /// Capacity for the next record: the last one's size, so reading rarely regrows.
     hint: usize,
+    /// File size, to size the duplicate table once the average row length is known.
+    file_len: u64,
+    rows: u64,
     dups: Dups,
     done: bool,
 }
@@ -175,6 +183,8 @@ impl CsvSource {
             reader,
             checker,
             hint: 256,
+            file_len: std::fs::metadata(&opts.path).map_or(0, |m| m.len()),
+            rows: 0,
             dups: Dups::default(),
             done: false,
         })
@@ -211,7 +221,11 @@ impl CsvSource {
         let mut record = csv::ByteRecord::with_capacity(self.hint, self.checker.width.max(1));
         match read_record(&mut self.reader, &mut record) {
             Ok(true) => {
-                self.hint = record.as_slice().len().max(64);
+                self.hint = (record.as_slice().len() * 2).max(256);
+                self.rows += 1;
+                if self.rows == SIZING_ROWS {
+                    self.size_dups(&record);
+                }
                 let checked = self.checker.check(record);
                 Some(Ok(self.record_dups(checked)))
             }
@@ -228,6 +242,15 @@ impl CsvSource {
                 }))
             }
         }
+    }
+
+    /// Reserves the duplicate table for the whole file, estimated from the bytes the
+    /// first rows took; capped so a strange first stretch cannot reserve wildly.
+    fn size_dups(&mut self, record: &csv::ByteRecord) {
+        let done = record.position().map_or(0, |p| p.byte()).max(1);
+        let est_rows = self.file_len.saturating_mul(SIZING_ROWS) / done;
+        let keys = est_rows.saturating_mul(3).min(MAX_RESERVED_KEYS);
+        self.dups.reserve(keys as usize);
     }
 
     /// Adds duplicate problems after the row's own, in file order so the earlier line wins.
