@@ -33,7 +33,7 @@ pub use error::IngestError;
 pub use normalise::{NormKind, Normalisations};
 pub use problem::{problems_text, Problem, Rule};
 pub use reader::{reread_lines, CsvSource, Row};
-pub use validate::{Rules, TermsSource};
+pub use validate::{check_raw, validate, Rules, TermsSource};
 
 /// Everything the reader and validator need; built by `cli::input::InputArgs`.
 #[derive(Debug, Clone)]

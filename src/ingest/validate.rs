@@ -3,7 +3,7 @@
 
 use super::countries;
 use super::date::Date;
-use super::normalise::is_country_field;
+use super::normalise::{is_country_field, normalise_cell, Normalisations};
 use super::problem::{Problem, Rule};
 use crate::domain::{Field, Sealed, ValidatedUser};
 
@@ -117,6 +117,24 @@ pub fn validate(
         user_identification_number: (!uin.is_empty()).then(|| uin.to_string()),
         _sealed: Sealed::default(),
     })
+}
+
+/// Normalises raw cells (as read, absent columns empty) and validates them: the whole
+/// per-row rule set except in-file duplicates, which need the rows before.
+pub fn check_raw(
+    raw: &[&str; Field::COUNT],
+    rules: &Rules,
+) -> (Result<ValidatedUser, Vec<Problem>>, Normalisations) {
+    let mut counts = Normalisations::default();
+    let cells: [std::borrow::Cow<'_, str>; Field::COUNT] = std::array::from_fn(|i| {
+        normalise_cell(
+            Field::ALL[i],
+            std::borrow::Cow::Borrowed(raw[i]),
+            &mut counts,
+        )
+    });
+    let values: [&str; Field::COUNT] = std::array::from_fn(|i| cells[i].as_ref());
+    (validate(&values, rules), counts)
 }
 
 fn check_field(field: Field, value: &str, rules: &Rules, problems: &mut Vec<Problem>) {
@@ -438,6 +456,20 @@ mod tests {
                 "{cell:?} {source:?}"
             );
         }
+    }
+
+    #[test]
+    fn raw_cells_are_normalised_before_the_rules_and_the_changes_counted() {
+        let mut raw = good();
+        raw[Field::Phone.index()] = " +48 601 234 567";
+        raw[Field::Country.index()] = "pl";
+        let (verdict, counts) = check_raw(&raw, &rules());
+        let user = verdict.unwrap();
+        assert_eq!(
+            (user.phone.as_str(), user.country.as_str()),
+            ("48601234567", "PL")
+        );
+        assert_eq!(counts.total(), 3);
     }
 
     #[test]
