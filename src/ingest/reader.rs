@@ -15,6 +15,8 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
 
 /// One record of the file, checked.
 #[derive(Debug)]
@@ -46,11 +48,24 @@ struct Checked {
     keys: [Option<u64>; 3],
 }
 
+/// Records per hand-over between the parser thread and the checker.
+const BATCH: usize = 1024;
+/// Batches in circulation: bounds memory while letting the parser run ahead.
+const BATCHES: usize = 4;
+
+/// From the parser thread: a batch of records (`len` of them filled), or the I/O
+/// error that ended the file and the line it happened near.
+enum Parsed {
+    Batch(Vec<csv::ByteRecord>, usize),
+    Failed(csv::Error, u64),
+}
+
 /// An opened, header-checked input file.
 ///
-/// Single-threaded by measurement: a reader thread handing rows to the caller made
-/// glibc's allocator free every row's strings across threads, which ran 2.9× slower
-/// than doing all the work here (see `benches/validate.sh`).
+/// A parser thread splits records into batches of reused buffers and hands them over;
+/// the caller's thread checks them. Nothing allocated on one thread is freed on the
+/// other: an earlier design that checked rows on the parser thread made glibc free
+/// every row's strings across threads and ran 2.9× slower than one thread.
 pub struct CsvSource {
     path: PathBuf,
     raw_headers: csv::ByteRecord,
@@ -58,10 +73,13 @@ pub struct CsvSource {
     ignored: Vec<String>,
     terms: TermsSource,
     delimiter: u8,
-    reader: Csv,
     checker: Checker,
-    /// Capacity for the next record: the last one's size, so reading rarely regrows.
-    hint: usize,
+    full: Receiver<Parsed>,
+    empty: SyncSender<Vec<csv::ByteRecord>>,
+    parser: Option<JoinHandle<()>>,
+    batch: Vec<csv::ByteRecord>,
+    batch_len: usize,
+    next: usize,
     /// File size, to size the duplicate table once the average row length is known.
     file_len: u64,
     rows: u64,
@@ -173,6 +191,16 @@ impl CsvSource {
             bom_len,
             scratch: Vec::new(),
         };
+        let width = raw_headers.len().max(1);
+        let (full_tx, full) = sync_channel::<Parsed>(BATCHES);
+        let (empty, empty_rx) = sync_channel::<Vec<csv::ByteRecord>>(BATCHES);
+        let parser = std::thread::Builder::new()
+            .name("csv-parser".into())
+            .spawn(move || parse_loop(reader, width, full_tx, empty_rx))
+            .map_err(|source| IngestError::Open {
+                path: path.clone(),
+                source,
+            })?;
         Ok(CsvSource {
             path,
             raw_headers,
@@ -180,9 +208,13 @@ impl CsvSource {
             ignored,
             terms,
             delimiter,
-            reader,
             checker,
-            hint: 256,
+            full,
+            empty,
+            parser: Some(parser),
+            batch: Vec::new(),
+            batch_len: 0,
+            next: 0,
             file_len: std::fs::metadata(&opts.path).map_or(0, |m| m.len()),
             rows: 0,
             dups: Dups::default(),
@@ -215,33 +247,47 @@ impl CsvSource {
 
     /// The next record, checked. `Err` only for I/O failures that end the file.
     pub fn next_row(&mut self) -> Option<Result<Row, IngestError>> {
-        if self.done {
-            return None;
-        }
-        let mut record = csv::ByteRecord::with_capacity(self.hint, self.checker.width.max(1));
-        match read_record(&mut self.reader, &mut record) {
-            Ok(true) => {
-                self.hint = (record.as_slice().len() * 2).max(256);
-                self.rows += 1;
-                if self.rows == SIZING_ROWS {
-                    self.size_dups(&record);
+        while self.next == self.batch_len {
+            if self.done {
+                return None;
+            }
+            if !self.batch.is_empty() {
+                // The parser may have finished; then the batch is simply dropped.
+                let _ = self.empty.send(std::mem::take(&mut self.batch));
+            }
+            match self.full.recv() {
+                Ok(Parsed::Batch(batch, len)) => {
+                    self.batch = batch;
+                    self.batch_len = len;
+                    self.next = 0;
                 }
-                let checked = self.checker.check(record);
-                Some(Ok(self.record_dups(checked)))
-            }
-            Ok(false) => {
-                self.done = true;
-                None
-            }
-            Err(source) => {
-                self.done = true;
-                Some(Err(IngestError::Read {
-                    path: self.path.clone(),
-                    line: self.reader.position().line(),
-                    source,
-                }))
+                Ok(Parsed::Failed(source, line)) => {
+                    self.done = true;
+                    return Some(Err(IngestError::Read {
+                        path: self.path.clone(),
+                        line,
+                        source,
+                    }));
+                }
+                Err(_) => {
+                    self.done = true;
+                    let crashed = self.parser.take().is_some_and(|p| p.join().is_err());
+                    return crashed.then(|| {
+                        Err(IngestError::ParserStopped {
+                            path: self.path.clone(),
+                        })
+                    });
+                }
             }
         }
+        let record = self.batch[self.next].clone();
+        self.next += 1;
+        self.rows += 1;
+        if self.rows == SIZING_ROWS {
+            self.size_dups(&record);
+        }
+        let checked = self.checker.check(record);
+        Some(Ok(self.record_dups(checked)))
     }
 
     /// Reserves the duplicate table for the whole file, estimated from the bytes the
@@ -287,6 +333,54 @@ impl Iterator for CsvSource {
 
     fn next(&mut self) -> Option<Self::Item> {
         self.next_row()
+    }
+}
+
+/// The parser thread: fills recycled batches until the file ends, the reader fails or
+/// the consumer hangs up.
+fn parse_loop(
+    mut reader: Csv,
+    width: usize,
+    full: SyncSender<Parsed>,
+    empty: Receiver<Vec<csv::ByteRecord>>,
+) {
+    let mut spare: Vec<Vec<csv::ByteRecord>> = (0..BATCHES)
+        .map(|_| {
+            (0..BATCH)
+                .map(|_| csv::ByteRecord::with_capacity(256, width))
+                .collect()
+        })
+        .collect();
+    loop {
+        let mut batch = match spare.pop() {
+            Some(b) => b,
+            None => match empty.recv() {
+                Ok(b) => b,
+                Err(_) => return,
+            },
+        };
+        let mut len = 0;
+        while len < batch.len() {
+            match read_record(&mut reader, &mut batch[len]) {
+                Ok(true) => len += 1,
+                Ok(false) => {
+                    if len > 0 {
+                        let _ = full.send(Parsed::Batch(batch, len));
+                    }
+                    return;
+                }
+                Err(e) => {
+                    if len > 0 && full.send(Parsed::Batch(batch, len)).is_err() {
+                        return;
+                    }
+                    let _ = full.send(Parsed::Failed(e, reader.position().line()));
+                    return;
+                }
+            }
+        }
+        if full.send(Parsed::Batch(batch, len)).is_err() {
+            return;
+        }
     }
 }
 
