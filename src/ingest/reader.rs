@@ -41,13 +41,6 @@ const SIZING_ROWS: u64 = 1024;
 /// Upper bound of that reservation (about 500 MB of table); beyond it the table grows.
 const MAX_RESERVED_KEYS: u64 = 30_000_000;
 
-/// A checked row and its duplicate keys (externalUserId, email, phone), recorded in
-/// file order by [`CsvSource`].
-struct Checked {
-    row: Row,
-    keys: [Option<u64>; 3],
-}
-
 /// Records per hand-over between the parser thread and the checker.
 const BATCH: usize = 1024;
 /// Batches in circulation: bounds memory while letting the parser run ahead.
@@ -286,8 +279,10 @@ impl CsvSource {
         if self.rows == SIZING_ROWS {
             self.size_dups(&record);
         }
-        let checked = self.checker.check(record);
-        Some(Ok(self.record_dups(checked)))
+        let mut keys = [None; 3];
+        let mut row = self.checker.check(record, &mut keys);
+        self.record_dups(&mut row, keys);
+        Some(Ok(row))
     }
 
     /// Reserves the duplicate table for the whole file, estimated from the bytes the
@@ -300,8 +295,7 @@ impl CsvSource {
     }
 
     /// Adds duplicate problems after the row's own, in file order so the earlier line wins.
-    fn record_dups(&mut self, checked: Checked) -> Row {
-        let Checked { mut row, keys } = checked;
+    fn record_dups(&mut self, row: &mut Row, keys: [Option<u64>; 3]) {
         let mut found = Vec::new();
         for (field, key) in [Field::ExternalUserId, Field::Email, Field::Phone]
             .into_iter()
@@ -316,15 +310,11 @@ impl CsvSource {
             }
         }
         if !found.is_empty() {
-            row.verdict = match row.verdict {
-                Ok(_) => Err(found),
-                Err(mut problems) => {
-                    problems.append(&mut found);
-                    Err(problems)
-                }
-            };
+            match &mut row.verdict {
+                Ok(_) => row.verdict = Err(found),
+                Err(problems) => problems.append(&mut found),
+            }
         }
-        row
     }
 }
 
@@ -396,7 +386,7 @@ struct Checker {
 }
 
 impl Checker {
-    fn check(&mut self, record: csv::ByteRecord) -> Checked {
+    fn check(&mut self, record: csv::ByteRecord, keys: &mut [Option<u64>; 3]) -> Row {
         let pos = record
             .position()
             .cloned()
@@ -412,9 +402,7 @@ impl Checker {
         }
         // One UTF-8 check for the whole record; only a failure takes the per-cell path.
         match csv::StringRecord::from_byte_record(record) {
-            Ok(text) => self
-                .check_text(line, &text, problems)
-                .into_row(text.into_byte_record()),
+            Ok(text) => self.check_text(line, text, problems, keys),
             Err(e) => {
                 let record = e.into_byte_record();
                 self.encoding_problems(&record, line, pos.byte(), &mut problems);
@@ -423,7 +411,9 @@ impl Checker {
                     .map(|c| String::from_utf8_lossy(c).into_owned())
                     .collect();
                 let text = csv::StringRecord::from(lossy);
-                self.check_text(line, &text, problems).into_row(record)
+                let mut row = self.check_text(line, text, problems, keys);
+                row.record = record;
+                row
             }
         }
     }
@@ -457,12 +447,14 @@ impl Checker {
         }
     }
 
+    /// The rules on a record's text; the returned row carries that text's bytes.
     fn check_text(
         &mut self,
         line: u64,
-        text: &csv::StringRecord,
+        text: csv::StringRecord,
         mut problems: Vec<Problem>,
-    ) -> Partial {
+        keys: &mut [Option<u64>; 3],
+    ) -> Row {
         let mut normalised = Normalisations::default();
         let mut cells: [Cow<'_, str>; Field::COUNT] = Default::default();
         for field in Field::ALL {
@@ -474,7 +466,7 @@ impl Checker {
         let terms = resolve_terms(values[Field::HasAcceptedP100Tc.index()], self.rules.terms)
             .unwrap_or(false);
         let fingerprint = fingerprint_with(&values, terms, &mut self.scratch);
-        let keys = [Field::ExternalUserId, Field::Email, Field::Phone]
+        *keys = [Field::ExternalUserId, Field::Email, Field::Phone]
             .map(|f| Dups::key(f, values[f.index()]));
         let id = values[Field::ExternalUserId.index()];
         let external_user_id = (!id.is_empty()
@@ -491,39 +483,14 @@ impl Checker {
                 Err(problems)
             }
         };
-        Partial {
+        drop(cells);
+        Row {
             line,
             external_user_id,
             fingerprint,
+            record: text.into_byte_record(),
             verdict,
             normalised,
-            keys,
-        }
-    }
-}
-
-/// A checked row waiting for its original record.
-struct Partial {
-    line: u64,
-    external_user_id: Option<String>,
-    fingerprint: u64,
-    verdict: Result<ValidatedUser, Vec<Problem>>,
-    normalised: Normalisations,
-    keys: [Option<u64>; 3],
-}
-
-impl Partial {
-    fn into_row(self, record: csv::ByteRecord) -> Checked {
-        Checked {
-            row: Row {
-                line: self.line,
-                external_user_id: self.external_user_id,
-                fingerprint: self.fingerprint,
-                record,
-                verdict: self.verdict,
-                normalised: self.normalised,
-            },
-            keys: self.keys,
         }
     }
 }
