@@ -5,7 +5,8 @@
 //!
 //! - [`dialect`]: BOM and delimiter detection on the header line.
 //! - [`header`]: header names → API fields, the `--mapping` file, ignored columns.
-//! - [`reader`]: [`CsvSource`], which yields one [`Row`] per record with its line number.
+//! - [`reader`]: [`CsvSource`], which yields one [`Row`] per record with its line number
+//!   (records are split on a parser thread, checked on the caller's).
 //! - [`normalise`]: trimming, upper-casing, phone clean-up; each change is counted.
 //! - [`validate`]: the pure per-row rules returning every [`Problem`] of a row.
 //! - [`countries`]: the ISO 3166-1 alpha-2 list and hints for common mistakes.
