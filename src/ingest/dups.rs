@@ -1,61 +1,104 @@
 //! In-file duplicates: the only state that grows with the file, so it keeps a 64-bit
 //! hash per key and the line that first used it, never whole rows. A hash collision
-//! (about 1 in 10^7 for a million-row file) would flag a false duplicate; it names the
+//! (odds about 1 in 4 million for a million-row file) would flag a false duplicate; it names the
 //! earlier line, so it is easy to check.
 
 use crate::domain::Field;
 use siphasher::sip::SipHasher13;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
-/// The keys are already SipHash outputs: hashing them again would be wasted work.
-#[derive(Default)]
-struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
+use std::hash::Hasher;
 
 /// First line per key of externalUserId (exact), email (case-insensitive) and phone
-/// (normalised).
-#[derive(Default)]
+/// (normalised). Keys are computed by [`Dups::key`] (pure, so the reader thread can do
+/// it) and recorded in file order by [`Dups::insert`].
+///
+/// The table is a flat open-addressing array of (key, line) pairs: the keys are already
+/// uniform hashes, and one cache line per lookup instead of hashbrown's two (control
+/// bytes, then the slot) is what a million-row file spends its time on here.
 pub struct Dups {
-    seen: HashMap<u64, u64, BuildHasherDefault<IdentityHasher>>,
+    /// `(key, line)`; key 0 marks an empty slot.
+    slots: Vec<(u64, u64)>,
+    len: usize,
+}
+
+impl Default for Dups {
+    fn default() -> Self {
+        Dups {
+            slots: vec![(0, 0); 1024],
+            len: 0,
+        }
+    }
 }
 
 impl Dups {
-    /// Records `value` of `field` at `line`; returns the earlier line if already seen.
-    /// Empty values are never duplicates (they fail `required` instead).
-    pub fn check(&mut self, field: Field, value: &str, line: u64) -> Option<u64> {
+    /// The 64-bit key of `value` in `field`; `None` for empty values, which are never
+    /// duplicates (they fail `required` instead).
+    pub fn key(field: Field, value: &str) -> Option<u64> {
         if value.is_empty() {
             return None;
         }
         let mut h = SipHasher13::new_with_keys(0x6475_7073, field.index() as u64);
-        if field == Field::Email {
-            for c in value.chars().flat_map(char::to_lowercase) {
-                let mut buf = [0u8; 4];
-                h.write(c.encode_utf8(&mut buf).as_bytes());
+        if field != Field::Email {
+            h.write(value.as_bytes());
+        } else if value.is_ascii() {
+            let mut buf = [0u8; 256];
+            for chunk in value.as_bytes().chunks(buf.len()) {
+                let lower = &mut buf[..chunk.len()];
+                lower.copy_from_slice(chunk);
+                lower.make_ascii_lowercase();
+                h.write(lower);
             }
         } else {
-            h.write(value.as_bytes());
+            h.write(value.to_lowercase().as_bytes());
         }
-        match self.seen.entry(h.finish()) {
-            std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(line);
-                None
+        Some(h.finish())
+    }
+
+    /// Makes room for `additional` more keys at once, sparing the rehashes (and the
+    /// old-plus-new peak) of growing step by step.
+    pub fn reserve(&mut self, additional: usize) {
+        let needed = (self.len + additional).saturating_mul(4) / 3 + 1;
+        if needed > self.slots.len() {
+            self.rehash(needed.next_power_of_two());
+        }
+    }
+
+    /// Records `key` at `line`; returns the earlier line if the key was already seen.
+    pub fn insert(&mut self, key: u64, line: u64) -> Option<u64> {
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.rehash(self.slots.len() * 2);
+        }
+        let key = key.max(1);
+        let mask = self.slots.len() - 1;
+        let mut i = key as usize & mask;
+        loop {
+            let (k, l) = self.slots[i];
+            if k == 0 {
+                self.slots[i] = (key, line);
+                self.len += 1;
+                return None;
             }
+            if k == key {
+                return Some(l);
+            }
+            i = (i + 1) & mask;
         }
+    }
+
+    fn rehash(&mut self, size: usize) {
+        let old = std::mem::replace(&mut self.slots, vec![(0, 0); size]);
+        let mask = size - 1;
+        for (k, l) in old.into_iter().filter(|(k, _)| *k != 0) {
+            let mut i = k as usize & mask;
+            while self.slots[i].0 != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = (k, l);
+        }
+    }
+
+    /// [`Dups::key`] then [`Dups::insert`].
+    pub fn check(&mut self, field: Field, value: &str, line: u64) -> Option<u64> {
+        Dups::key(field, value).and_then(|k| self.insert(k, line))
     }
 }
 
@@ -69,6 +112,8 @@ mod tests {
         assert_eq!(d.check(Field::Email, "Anna@Example.com", 2), None);
         assert_eq!(d.check(Field::Email, "anna@example.COM", 5), Some(2));
         assert_eq!(d.check(Field::Email, "anna@example.com", 9), Some(2));
+        assert_eq!(d.check(Field::Email, "ŻANETA@example.com", 10), None);
+        assert_eq!(d.check(Field::Email, "żaneta@EXAMPLE.com", 11), Some(10));
         assert_eq!(d.check(Field::Phone, "48601234567", 3), None);
         assert_eq!(d.check(Field::Phone, "48601234567", 7), Some(3));
         assert_eq!(d.check(Field::ExternalUserId, "C-1", 4), None);
@@ -77,6 +122,23 @@ mod tests {
             None,
             "ids are case-sensitive"
         );
+    }
+
+    #[test]
+    fn the_table_keeps_every_key_as_it_grows() {
+        let mut d = Dups::default();
+        for n in 0..100_000u64 {
+            assert_eq!(d.check(Field::Phone, &format!("4860{n:07}"), n + 2), None);
+        }
+        d.reserve(1_000_000);
+        assert_eq!(d.check(Field::Phone, "48600000000", 200_000), Some(2));
+        assert_eq!(d.check(Field::Phone, "48600099999", 200_001), Some(100_001));
+        assert_eq!(
+            d.insert(0, 7),
+            None,
+            "key 0 is stored, not taken for an empty slot"
+        );
+        assert_eq!(d.insert(0, 8), Some(7));
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub enum IngestError {
         line: u64,
         source: csv::Error,
     },
+    #[error("{}: the CSV parser thread stopped unexpectedly", path.display())]
+    ParserStopped { path: PathBuf },
     #[error("{} is empty: expected a header line naming the columns", path.display())]
     Empty { path: PathBuf },
     #[error("{}, line 1: the header is not valid UTF-8 (byte offset {offset})", path.display())]

@@ -15,7 +15,13 @@ const K1: u64 = 0x6172_6466_7072_696e; // "ardfprin"
 
 /// Hashes normalised values (indexed by `Field::index`) with the resolved terms value.
 pub fn fingerprint(values: &[&str; Field::COUNT], terms: bool) -> u64 {
-    let mut h = SipHasher13::new_with_keys(K0, K1);
+    fingerprint_with(values, terms, &mut Vec::new())
+}
+
+/// [`fingerprint`] with a caller-owned scratch buffer: one hasher call per row is much
+/// cheaper than three per field.
+pub fn fingerprint_with(values: &[&str; Field::COUNT], terms: bool, buf: &mut Vec<u8>) -> u64 {
+    buf.clear();
     for field in Field::ALL {
         let v = if field == Field::HasAcceptedP100Tc {
             if terms {
@@ -26,10 +32,12 @@ pub fn fingerprint(values: &[&str; Field::COUNT], terms: bool) -> u64 {
         } else {
             values[field.index()]
         };
-        h.write(&[field.index() as u8]);
-        h.write(&(v.len() as u64).to_le_bytes());
-        h.write(v.as_bytes());
+        buf.push(field.index() as u8);
+        buf.extend_from_slice(&(v.len() as u64).to_le_bytes());
+        buf.extend_from_slice(v.as_bytes());
     }
+    let mut h = SipHasher13::new_with_keys(K0, K1);
+    h.write(buf);
     h.finish()
 }
 

@@ -84,6 +84,7 @@ pub fn map_columns(
                 }
                 columns[f.index()] = Some(i);
             }
+            None if name.is_empty() => ignored.push(format!("(unnamed column {})", i + 1)),
             None => ignored.push(name.clone()),
         }
     }
@@ -141,6 +142,14 @@ mod tests {
         let map = map_columns(Path::new("f.csv"), &headers, &HashMap::new(), b',').unwrap();
         assert_eq!(map.ignored, vec!["Notes".to_string()]);
         assert_eq!(map.columns[Field::Email.index()], Some(1));
+    }
+
+    #[test]
+    fn an_unnamed_extra_column_is_reported_by_position() {
+        let mut headers = all_headers();
+        headers.push(String::new());
+        let map = map_columns(Path::new("f.csv"), &headers, &HashMap::new(), b',').unwrap();
+        assert_eq!(map.ignored, vec!["(unnamed column 17)".to_string()]);
     }
 
     #[test]

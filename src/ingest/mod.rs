@@ -5,7 +5,8 @@
 //!
 //! - [`dialect`]: BOM and delimiter detection on the header line.
 //! - [`header`]: header names → API fields, the `--mapping` file, ignored columns.
-//! - [`reader`]: [`CsvSource`], which yields one [`Row`] per record with its line number.
+//! - [`reader`]: [`CsvSource`], which yields one [`Row`] per record with its line number
+//!   (records are split on a parser thread, checked on the caller's).
 //! - [`normalise`]: trimming, upper-casing, phone clean-up; each change is counted.
 //! - [`validate`]: the pure per-row rules returning every [`Problem`] of a row.
 //! - [`countries`]: the ISO 3166-1 alpha-2 list and hints for common mistakes.
@@ -33,7 +34,7 @@ pub use error::IngestError;
 pub use normalise::{NormKind, Normalisations};
 pub use problem::{problems_text, Problem, Rule};
 pub use reader::{reread_lines, CsvSource, Row};
-pub use validate::{Rules, TermsSource};
+pub use validate::{check_raw, validate, Rules, TermsSource};
 
 /// Everything the reader and validator need; built by `cli::input::InputArgs`.
 #[derive(Debug, Clone)]

@@ -74,7 +74,7 @@ pub fn normalise_cell<'a>(
     counts: &mut Normalisations,
 ) -> Cow<'a, str> {
     let mut value = trim(raw, counts);
-    if field != Field::ExternalUserId && value.contains(['\r', '\n', '\t']) {
+    if field != Field::ExternalUserId && value.bytes().any(|b| matches!(b, b'\r' | b'\n' | b'\t')) {
         counts.add(NormKind::LineBreak);
         value = Cow::Owned(collapse_breaks(&value));
     }
@@ -93,6 +93,12 @@ pub fn normalise_cell<'a>(
 }
 
 fn trim<'a>(raw: Cow<'a, str>, counts: &mut Normalisations) -> Cow<'a, str> {
+    // Fast path: an ASCII non-space byte at both ends cannot be trimmed.
+    let b = raw.as_bytes();
+    let solid = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii() && !c.is_ascii_whitespace());
+    if b.is_empty() || (solid(b.first()) && solid(b.last())) {
+        return raw;
+    }
     let trimmed = raw.trim();
     if trimmed.len() == raw.len() {
         return raw;
