@@ -4,3 +4,4 @@ mod helpers;
 mod sandbox_cmd;
 mod validate_cmd;
 mod import_cmd;
+mod reliability;

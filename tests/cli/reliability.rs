@@ -1,0 +1,1 @@
+//! Reliability and security: chaos, fault storms, hostile input, secrets, races.
