@@ -10,6 +10,7 @@
 //! - [`sandbox`]: an in-memory emulator of the endpoint (auth, validation, duplicates, faults, rate limit).
 //! - [`ledger`]: the SQLite ledger: migrations, the lock, and the single writer that owns the connection.
 //! - [`import`]: the pipeline: plan per row, bounded queue, rate-limited worker pool, retries, summary.
+//! - [`logging`]: text or JSON logs on stderr, routed around the progress bars.
 //! - [`config_file`]: `p100-onboard.toml`, defaults that flags and environment override.
 
 pub mod api;
@@ -20,4 +21,5 @@ pub mod exit;
 pub mod import;
 pub mod ingest;
 pub mod ledger;
+pub mod logging;
 pub mod sandbox;

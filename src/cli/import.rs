@@ -5,7 +5,9 @@ use super::input::InputArgs;
 use crate::api::{BaseUrl, STAGING_URL};
 use crate::config_file::FileConfig;
 use crate::exit::{Exit, FatalApiError};
+use crate::import::progress::ProgressMode;
 use crate::import::{self, ImportConfig, Outcome, Tally, Target};
+use crate::logging::{self, LogFormat};
 use anyhow::{bail, Context};
 use secrecy::SecretString;
 use std::path::{Path, PathBuf};
@@ -107,6 +109,22 @@ pub struct Args {
     /// Config file. [default: ./p100-onboard.toml if present]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Print only errors and the final summary (for cron).
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// More log detail: -v for every row's outcome, -vv for every attempt.
+    #[arg(short, long, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Log format on stderr: text, or json for log shippers.
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// When stderr is not a terminal, print a progress line this often.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "10s")]
+    pub progress_interval: Duration,
 }
 
 impl Args {
@@ -189,8 +207,21 @@ impl Args {
             max_pause: dur(self.max_pause, "max-pause", &file.max_pause, Duration::from_secs(60))?,
             only_failed: self.only_failed,
             dry_run: self.dry_run,
+            progress: progress_mode(self.quiet, self.dry_run, self.progress_interval),
         };
         Ok((cfg, self.summary_json))
+    }
+}
+
+/// Bars on a terminal, plain lines elsewhere, nothing when quiet or dry.
+fn progress_mode(quiet: bool, dry_run: bool, interval: Duration) -> ProgressMode {
+    use std::io::IsTerminal;
+    if quiet || dry_run {
+        ProgressMode::Quiet
+    } else if std::io::stderr().is_terminal() {
+        ProgressMode::Bars
+    } else {
+        ProgressMode::Lines(interval.max(Duration::from_millis(100)))
     }
 }
 
@@ -237,7 +268,9 @@ fn read_api_key(file: Option<&Path>) -> anyhow::Result<SecretString> {
 /// Runs an import with signal handling: the first SIGINT/SIGTERM stops cleanly, the
 /// second exits at once (rows in flight are reconciled by the next run).
 pub fn run(args: Args) -> anyhow::Result<Exit> {
+    let (format, verbose, quiet) = (args.log_format, args.verbose, args.quiet);
     let (cfg, summary_json) = args.into_config()?;
+    logging::init(format, verbose, quiet, cfg.progress == ProgressMode::Bars);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

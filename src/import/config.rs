@@ -48,6 +48,7 @@ pub struct ImportConfig {
     pub max_pause: Duration,
     pub only_failed: bool,
     pub dry_run: bool,
+    pub progress: super::progress::ProgressMode,
 }
 
 impl ImportConfig {

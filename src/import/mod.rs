@@ -4,6 +4,7 @@
 pub mod config;
 pub mod pacer;
 pub mod plan;
+pub mod progress;
 pub mod run;
 pub mod summary;
 pub mod tally;

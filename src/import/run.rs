@@ -55,6 +55,16 @@ pub async fn run(
     let client = ApiClient::new(client_cfg)?;
     let shared = Arc::new(Shared::new(&cfg, client, writer.clone(), tally.clone(), shutdown.clone()));
 
+    let progress_done = CancellationToken::new();
+    let progress = tokio::spawn(super::progress::show(
+        cfg.progress,
+        tally.clone(),
+        shared.pacer.clone(),
+        super::progress::estimate_rows(&cfg.input.path),
+        progress_done.clone(),
+    ));
+    tracing::info!(file = %file, environment = %environment, run_id, "import started");
+
     let (jobs_tx, jobs_rx) = mpsc::channel::<Job>(cfg.concurrency * 2);
     let reader = {
         let writer = writer.clone();
@@ -77,6 +87,9 @@ pub async fn run(
     let read_result = tokio::task::spawn_blocking(move || reader.join())
         .await?
         .map_err(|_| anyhow::anyhow!("the CSV reader panicked"))?;
+
+    progress_done.cancel();
+    let _ = progress.await;
 
     let outcome = if let Some(reason) = shared.fatal() {
         Outcome::Fatal(reason)

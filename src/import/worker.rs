@@ -25,7 +25,7 @@ pub struct Job {
 pub struct Shared {
     pub client: ApiClient,
     pub writer: Writer,
-    pub pacer: Pacer,
+    pub pacer: Arc<Pacer>,
     pub tally: Arc<Tally>,
     /// Fires on a signal, a 401 or a ledger failure: take no new rows.
     pub stop: CancellationToken,
@@ -47,7 +47,7 @@ impl Shared {
         Shared {
             client,
             writer,
-            pacer: Pacer::new(cfg.rate, cfg.burst, cfg.max_pause),
+            pacer: Arc::new(Pacer::new(cfg.rate, cfg.burst, cfg.max_pause)),
             tally,
             stop: shutdown.child_token(),
             max_attempts: cfg.max_attempts.max(1),
@@ -155,6 +155,7 @@ async fn send_row(shared: &Shared, job: Job) {
             } => {
                 shared.pacer.on_answer();
                 Tally::add(&shared.tally.created);
+                tracing::debug!(line = job.src.line, external_user_id = %id, "created");
                 result.user_id = user_id;
                 result.poa_required = Some(poa_required);
                 Event::Created
@@ -165,10 +166,12 @@ async fn send_row(shared: &Shared, job: Job) {
                 if unknown {
                     // Our own earlier request created it: the P411 is the proof.
                     Tally::add(&shared.tally.reconciled);
+                    tracing::info!(line = job.src.line, external_user_id = %id, "created by an earlier unanswered request (P411 reconciled)");
                     result.reconciled = true;
                     Event::Created
                 } else {
                     Tally::add(&shared.tally.exists);
+                    tracing::warn!(line = job.src.line, external_user_id = %id, code = "P411", "externalUserId already taken by another user");
                     shared.tally.code("P411", "externalUserId already used by another user");
                     result.error_name = Some("user-exists".into());
                     Event::TakenBySomeoneElse
@@ -181,6 +184,7 @@ async fn send_row(shared: &Shared, job: Job) {
             } => {
                 shared.pacer.on_answer();
                 Tally::add(&shared.tally.rejected);
+                tracing::warn!(line = job.src.line, external_user_id = %id, code = %code, name = name.as_deref().unwrap_or(""), "rejected");
                 shared.tally.code(&code, &message);
                 result.error_code = Some(code);
                 result.error_name = name;
@@ -202,6 +206,7 @@ async fn send_row(shared: &Shared, job: Job) {
                 rate_limited,
             } => {
                 unknown |= may_have_reached_server;
+                tracing::debug!(line = job.src.line, external_user_id = %id, attempt = attempts, code = code.as_deref().unwrap_or(""), status = answer.http_status, "retryable answer");
                 if rate_limited {
                     Tally::add(&shared.tally.rate_limited);
                     shared.pacer.on_rate_limited(retry_after);
@@ -241,6 +246,7 @@ async fn send_row(shared: &Shared, job: Job) {
                                 shared.tally.code(&code, &reason);
                             }
                             Tally::add(&shared.tally.failed);
+                            tracing::warn!(line = job.src.line, external_user_id = %id, code = %code, attempts, "failed; retried by the next run");
                             result.error_code = Some(code);
                             result.error_message = Some(reason);
                             Event::Failed
