@@ -56,21 +56,28 @@ impl FileConfig {
                 path.display()
             );
         }
-        let mut cfg: FileConfig =
-            toml::from_str(&text).with_context(|| format!("in the config file {}", path.display()))?;
+        let mut cfg: FileConfig = toml::from_str(&text)
+            .with_context(|| format!("in the config file {}", path.display()))?;
         cfg.source = Some(path);
         Ok(cfg)
     }
 
     /// Parses one of the file's duration settings, naming it on error.
-    pub fn duration(&self, name: &str, value: &Option<String>) -> anyhow::Result<Option<std::time::Duration>> {
+    pub fn duration(
+        &self,
+        name: &str,
+        value: &Option<String>,
+    ) -> anyhow::Result<Option<std::time::Duration>> {
         value
             .as_deref()
             .map(|v| {
                 humantime::parse_duration(v).with_context(|| {
                     format!(
                         "{}: `{name}` = \"{v}\" is not a duration (e.g. \"30s\", \"500ms\")",
-                        self.source.as_deref().unwrap_or(Path::new(DEFAULT_NAME)).display()
+                        self.source
+                            .as_deref()
+                            .unwrap_or(Path::new(DEFAULT_NAME))
+                            .display()
                     )
                 })
             })

@@ -34,7 +34,12 @@ pub fn init(format: LogFormat, verbose: u8, quiet: bool, bars: bool) -> bool {
     let registry = tracing_subscriber::registry();
     let result = match (format, bars) {
         (LogFormat::Json, _) => registry
-            .with(fmt::layer().json().with_writer(std::io::stderr).with_filter(filter))
+            .with(
+                fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr)
+                    .with_filter(filter),
+            )
             .try_init(),
         (LogFormat::Text, true) => {
             let indicatif = IndicatifLayer::new();
@@ -47,10 +52,12 @@ pub fn init(format: LogFormat, verbose: u8, quiet: bool, bars: bool) -> bool {
                         .with_writer(writer)
                         .with_filter(filter),
                 )
-                .with(indicatif.with_filter(tracing_subscriber::filter::filter_fn(|m| {
-                    // Only our own progress span becomes a bar.
-                    m.is_span() && m.target().starts_with("p100_onboard")
-                })))
+                .with(
+                    indicatif.with_filter(tracing_subscriber::filter::filter_fn(|m| {
+                        // Only our own progress span becomes a bar.
+                        m.is_span() && m.target().starts_with("p100_onboard")
+                    })),
+                )
                 .try_init()
         }
         (LogFormat::Text, false) => registry

@@ -45,7 +45,12 @@ pub struct Args {
 
     /// API base URL. Plain http:// is refused except on loopback.
     /// [default: https://partner-api-stage.p100.io]
-    #[arg(long, env = "P100_BASE_URL", value_name = "URL", conflicts_with = "sandbox")]
+    #[arg(
+        long,
+        env = "P100_BASE_URL",
+        value_name = "URL",
+        conflicts_with = "sandbox"
+    )]
     pub base_url: Option<String>,
 
     /// Read the API key from this file (must not be readable by others).
@@ -140,12 +145,13 @@ impl Args {
                 input.delimiter = Some(super::input::parse_delimiter(d)?);
             }
         }
-        let dur = |flag: Option<Duration>, name: &str, value: &Option<String>, default: Duration| {
-            anyhow::Ok(match flag {
-                Some(d) => d,
-                None => file.duration(name, value)?.unwrap_or(default),
-            })
-        };
+        let dur =
+            |flag: Option<Duration>, name: &str, value: &Option<String>, default: Duration| {
+                anyhow::Ok(match flag {
+                    Some(d) => d,
+                    None => file.duration(name, value)?.unwrap_or(default),
+                })
+            };
         let rate = self.rate.or(file.rate).unwrap_or(10.0);
         if !(rate.is_finite() && rate > 0.0) {
             bail!("--rate must be a positive number of requests per second, not {rate}");
@@ -185,7 +191,12 @@ impl Args {
             burst: burst.max(1),
             concurrency,
             max_attempts,
-            timeout: dur(self.timeout, "timeout", &file.timeout, Duration::from_secs(30))?,
+            timeout: dur(
+                self.timeout,
+                "timeout",
+                &file.timeout,
+                Duration::from_secs(30),
+            )?,
             connect_timeout: dur(
                 self.connect_timeout,
                 "connect-timeout",
@@ -204,7 +215,12 @@ impl Args {
                 &file.backoff_cap,
                 Duration::from_secs(30),
             )?,
-            max_pause: dur(self.max_pause, "max-pause", &file.max_pause, Duration::from_secs(60))?,
+            max_pause: dur(
+                self.max_pause,
+                "max-pause",
+                &file.max_pause,
+                Duration::from_secs(60),
+            )?,
             only_failed: self.only_failed,
             dry_run: self.dry_run,
             progress: progress_mode(self.quiet, self.dry_run, self.progress_interval),
@@ -297,8 +313,10 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
 
 async fn watch_signals(shutdown: CancellationToken) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-    else {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         return;
     };
     tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }

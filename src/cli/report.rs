@@ -2,8 +2,8 @@
 //! `rejected`, `failed` and `invalid` the CSV carries the source file's original
 //! columns, re-read from the file, so it can be fixed and fed back.
 
-use crate::exit::Exit;
 use crate::cli::validate::neutralise;
+use crate::exit::Exit;
 use crate::ingest::{reread_lines, today_utc, IngestOptions};
 use crate::ledger::store::LedgerRow;
 use crate::ledger::{Ledger, State};
@@ -19,13 +19,20 @@ pub enum Format {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  p100-onboard report --state rejected -o rejected.csv\n  \
+#[command(
+    after_help = "Examples:\n  p100-onboard report --state rejected -o rejected.csv\n  \
     p100-onboard report --state created --format json\n\n\
     The CSV of rejected, failed or invalid rows has the source file's columns plus \
-    line,state,errorCode,errorMessage: fix the cells and import it again.")]
+    line,state,errorCode,errorMessage: fix the cells and import it again."
+)]
 pub struct Args {
     /// Ledger file. [default: ./p100-onboard.db]
-    #[arg(long, env = "P100_LEDGER", value_name = "PATH", default_value = "p100-onboard.db")]
+    #[arg(
+        long,
+        env = "P100_LEDGER",
+        value_name = "PATH",
+        default_value = "p100-onboard.db"
+    )]
     pub ledger: PathBuf,
 
     /// Which rows: invalid, pending, in_flight, created, exists, rejected or failed.
@@ -59,16 +66,19 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             serde_json::to_writer_pretty(&mut out, &rows)?;
             writeln!(out)?;
         }
-        Format::Csv
-            if matches!(args.state, State::Rejected | State::Failed | State::Invalid) =>
-        {
+        Format::Csv if matches!(args.state, State::Rejected | State::Failed | State::Invalid) => {
             write_fixable_csv(&mut out, &rows)?
         }
         Format::Csv => write_plain_csv(&mut out, &rows)?,
     }
     out.flush()?;
     if let Some(path) = &args.output {
-        eprintln!("{} {} rows written to {}", rows.len(), args.state, path.display());
+        eprintln!(
+            "{} {} rows written to {}",
+            rows.len(),
+            args.state,
+            path.display()
+        );
     }
     Ok(Exit::Ok)
 }
@@ -80,7 +90,10 @@ fn refuse_overwriting_sources(out: &Path, rows: &[LedgerRow], ledger: &Path) -> 
         _ => false,
     };
     if same(out, ledger) {
-        anyhow::bail!("-o {} is the ledger itself; choose another file", out.display());
+        anyhow::bail!(
+            "-o {} is the ledger itself; choose another file",
+            out.display()
+        );
     }
     for r in rows {
         if same(out, Path::new(&r.source_file)) {
@@ -96,8 +109,18 @@ fn refuse_overwriting_sources(out: &Path, rows: &[LedgerRow], ledger: &Path) -> 
 fn write_plain_csv(out: &mut dyn Write, rows: &[LedgerRow]) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record([
-        "externalUserId", "state", "sourceFile", "line", "userId", "poaRequiredForExtended",
-        "attempts", "lastHttpStatus", "errorCode", "errorName", "errorMessage", "reconciled",
+        "externalUserId",
+        "state",
+        "sourceFile",
+        "line",
+        "userId",
+        "poaRequiredForExtended",
+        "attempts",
+        "lastHttpStatus",
+        "errorCode",
+        "errorName",
+        "errorMessage",
+        "reconciled",
         "changedAfterCreation",
     ])?;
     for r in rows {
@@ -109,7 +132,9 @@ fn write_plain_csv(out: &mut dyn Write, rows: &[LedgerRow]) -> anyhow::Result<()
             r.user_id.clone().unwrap_or_default(),
             r.poa_required.map(|b| b.to_string()).unwrap_or_default(),
             r.attempts.to_string(),
-            r.last_http_status.map(|s| s.to_string()).unwrap_or_default(),
+            r.last_http_status
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
             r.error_code.clone().unwrap_or_default(),
             r.error_name.clone().unwrap_or_default(),
             r.error_message.clone().unwrap_or_default(),
@@ -153,7 +178,8 @@ fn write_fixable_csv(out: &mut dyn Write, rows: &[LedgerRow]) -> anyhow::Result<
             w.write_byte_record(&header)?;
             header_written = Some(header);
         }
-        let by_line: std::collections::HashMap<u64, csv::ByteRecord> = records.into_iter().collect();
+        let by_line: std::collections::HashMap<u64, csv::ByteRecord> =
+            records.into_iter().collect();
         for r in rows {
             let mut rec: Vec<Vec<u8>> = match by_line.get(&r.source_line) {
                 Some(orig) => orig.iter().map(|c| neutralise(c).into_owned()).collect(),
@@ -174,8 +200,12 @@ fn write_fixable_csv(out: &mut dyn Write, rows: &[LedgerRow]) -> anyhow::Result<
 fn read_header(path: &Path) -> anyhow::Result<csv::ByteRecord> {
     use std::io::Read;
     let mut head = Vec::new();
-    std::fs::File::open(path)?.take(64 * 1024).read_to_end(&mut head)?;
-    let body = head.strip_prefix(crate::ingest::dialect::BOM).unwrap_or(&head);
+    std::fs::File::open(path)?
+        .take(64 * 1024)
+        .read_to_end(&mut head)?;
+    let body = head
+        .strip_prefix(crate::ingest::dialect::BOM)
+        .unwrap_or(&head);
     let delimiter = crate::ingest::dialect::detect_delimiter(body);
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(delimiter)

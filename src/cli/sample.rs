@@ -8,6 +8,9 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  p100-onboard sample --rows 1000 -o rehearsal.csv
+  p100-onboard sample --rows 1000000 --invalid-share 0.05 --seed 7 -o big.csv")]
 pub struct Args {
     /// Number of data rows.
     #[arg(long)]

@@ -7,10 +7,17 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  p100-onboard status\n  p100-onboard status --ledger nightly.db --json")]
+#[command(
+    after_help = "Examples:\n  p100-onboard status\n  p100-onboard status --ledger nightly.db --json"
+)]
 pub struct Args {
     /// Ledger file. [default: ./p100-onboard.db]
-    #[arg(long, env = "P100_LEDGER", value_name = "PATH", default_value = "p100-onboard.db")]
+    #[arg(
+        long,
+        env = "P100_LEDGER",
+        value_name = "PATH",
+        default_value = "p100-onboard.db"
+    )]
     pub ledger: PathBuf,
 
     /// Print JSON: {"states": {state: count}, "codes": [...], "runs": [...]}.

@@ -12,6 +12,11 @@ use std::path::{Path, PathBuf};
 const SHOWN_PROBLEMS: usize = 20;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  p100-onboard validate customers.csv --terms-accepted
+  p100-onboard validate export.csv --mapping mapping.toml --errors-out invalid.csv
+
+Exit codes: 0 every row valid, 1 some rows invalid, 2 the file or its header is unusable.")]
 pub struct Args {
     /// The CSV file to check.
     pub file: PathBuf,

@@ -133,7 +133,9 @@ impl Pacer {
             s.paused_until = Some(until);
         }
         // Many workers see the same burst of 429s: slow down once per burst.
-        if s.last_429.is_some_and(|t| now.duration_since(t) < Duration::from_millis(500)) {
+        if s.last_429
+            .is_some_and(|t| now.duration_since(t) < Duration::from_millis(500))
+        {
             return;
         }
         s.last_429 = Some(now);
@@ -191,6 +193,9 @@ mod tests {
         p.on_rate_limited(Some(Duration::from_secs(30)));
         assert!(p.rate() < 400.0);
         let until = p.paused_until().expect("paused");
-        assert!(until <= Instant::now() + Duration::from_millis(200), "pause is capped");
+        assert!(
+            until <= Instant::now() + Duration::from_millis(200),
+            "pause is capped"
+        );
     }
 }

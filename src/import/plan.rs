@@ -38,7 +38,12 @@ pub enum Action {
 }
 
 /// Decides one row. `valid` is the validator's verdict.
-pub fn plan(valid: bool, fingerprint: Fingerprint, known: Option<Known>, only_failed: bool) -> Action {
+pub fn plan(
+    valid: bool,
+    fingerprint: Fingerprint,
+    known: Option<Known>,
+    only_failed: bool,
+) -> Action {
     let changed = known.is_some_and(|k| k.fingerprint != Some(fingerprint));
     let unknown = known.is_some_and(|k| k.unknown_outcome || k.state == State::InFlight);
     match known.map(|k| k.state) {
@@ -84,11 +89,31 @@ mod tests {
             (true, k(Failed, fp, false), true, Send(SendKind::Retry)),
             (true, k(Created, fp, false), false, Skip(SkipKind::Done)),
             (false, k(Created, fp, false), false, Skip(SkipKind::Done)),
-            (true, k(Created, other, false), false, Skip(SkipKind::ChangedAfterCreation)),
+            (
+                true,
+                k(Created, other, false),
+                false,
+                Skip(SkipKind::ChangedAfterCreation),
+            ),
             (true, k(Exists, fp, false), false, Skip(SkipKind::Done)),
-            (true, k(Rejected, fp, false), false, Skip(SkipKind::RejectedUnchanged)),
-            (true, k(Rejected, other, false), false, Send(SendKind::Changed)),
-            (true, k(Rejected, other, false), true, Skip(SkipKind::RejectedUnchanged)),
+            (
+                true,
+                k(Rejected, fp, false),
+                false,
+                Skip(SkipKind::RejectedUnchanged),
+            ),
+            (
+                true,
+                k(Rejected, other, false),
+                false,
+                Send(SendKind::Changed),
+            ),
+            (
+                true,
+                k(Rejected, other, false),
+                true,
+                Skip(SkipKind::RejectedUnchanged),
+            ),
             (false, k(Rejected, other, false), false, RecordInvalid),
             (false, k(InFlight, fp, false), false, RecordInvalid),
         ];

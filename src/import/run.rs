@@ -53,7 +53,13 @@ pub async fn run(
 
     let (sandbox, client_cfg) = connect(&cfg).await?;
     let client = ApiClient::new(client_cfg)?;
-    let shared = Arc::new(Shared::new(&cfg, client, writer.clone(), tally.clone(), shutdown.clone()));
+    let shared = Arc::new(Shared::new(
+        &cfg,
+        client,
+        writer.clone(),
+        tally.clone(),
+        shutdown.clone(),
+    ));
 
     let progress_done = CancellationToken::new();
     let progress = tokio::spawn(super::progress::show(
@@ -127,7 +133,11 @@ pub async fn run(
     }
     end?;
     let ledger = Ledger::open(&cfg.ledger, false)?;
-    summary.ledger_states = ledger.state_counts()?.into_iter().map(|(s, n)| (s.as_str().to_string(), n)).collect();
+    summary.ledger_states = ledger
+        .state_counts()?
+        .into_iter()
+        .map(|(s, n)| (s.as_str().to_string(), n))
+        .collect();
     Ok(summary)
 }
 
@@ -198,13 +208,23 @@ enum Step {
 }
 
 /// Plans one row and counts it; `None` when nothing is to be written or sent.
-fn decide(row: &Row, known: &HashMap<u128, Known>, only_failed: bool, tally: &Tally) -> Option<Step> {
+fn decide(
+    row: &Row,
+    known: &HashMap<u128, Known>,
+    only_failed: bool,
+    tally: &Tally,
+) -> Option<Step> {
     Tally::add(&tally.rows_read);
     let valid = row.verdict.is_ok();
     Tally::add(if valid { &tally.valid } else { &tally.invalid });
     let fingerprint = Fingerprint(row.fingerprint as u128);
     let id = row.external_user_id.as_deref()?;
-    let action = plan(valid, fingerprint, known.get(&id_key(id)).copied(), only_failed);
+    let action = plan(
+        valid,
+        fingerprint,
+        known.get(&id_key(id)).copied(),
+        only_failed,
+    );
     let src = Source {
         external_user_id: id.to_string(),
         line: row.line,
@@ -269,7 +289,14 @@ fn dry_run(
     while let Some(row) = source.next_row() {
         decide(&row?, &known, cfg.only_failed, &tally);
     }
-    Ok(Summary::build(cfg, &tally, environment, None, Outcome::DryRun, started.elapsed()))
+    Ok(Summary::build(
+        cfg,
+        &tally,
+        environment,
+        None,
+        Outcome::DryRun,
+        started.elapsed(),
+    ))
 }
 
 fn file_sha256(path: &std::path::Path) -> std::io::Result<String> {
@@ -282,5 +309,6 @@ fn file_sha256(path: &std::path::Path) -> std::io::Result<String> {
 
 /// A later row repeating an earlier row's externalUserId.
 fn is_duplicate_id(p: &crate::ingest::Problem) -> bool {
-    p.rule == crate::ingest::Rule::Duplicate && p.field == Some(crate::domain::Field::ExternalUserId)
+    p.rule == crate::ingest::Rule::Duplicate
+        && p.field == Some(crate::domain::Field::ExternalUserId)
 }

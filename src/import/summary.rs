@@ -224,7 +224,11 @@ impl Summary {
         if self.outcome == Outcome::DryRun {
             let _ = writeln!(o, "  a real run would:");
             let _ = writeln!(o, "    send for the first time   {}", p.send_new);
-            let _ = writeln!(o, "    resend (outcome unknown)  {}", p.resend_unknown_outcome);
+            let _ = writeln!(
+                o,
+                "    resend (outcome unknown)  {}",
+                p.resend_unknown_outcome
+            );
             let _ = writeln!(o, "    retry (failed before)     {}", p.retry_failed);
             let _ = writeln!(o, "    resend (changed)          {}", p.resend_changed);
             let _ = writeln!(

@@ -83,7 +83,10 @@ impl Shared {
 }
 
 /// Takes jobs until the queue closes or the run stops.
-pub async fn work(shared: Arc<Shared>, jobs: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Job>>>) {
+pub async fn work(
+    shared: Arc<Shared>,
+    jobs: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Job>>>,
+) {
     loop {
         let job = {
             let mut rx = jobs.lock().await;
@@ -172,7 +175,9 @@ async fn send_row(shared: &Shared, job: Job) {
                 } else {
                     Tally::add(&shared.tally.exists);
                     tracing::warn!(line = job.src.line, external_user_id = %id, code = "P411", "externalUserId already taken by another user");
-                    shared.tally.code("P411", "externalUserId already used by another user");
+                    shared
+                        .tally
+                        .code("P411", "externalUserId already used by another user");
                     result.error_name = Some("user-exists".into());
                     Event::TakenBySomeoneElse
                 }
@@ -214,8 +219,13 @@ async fn send_row(shared: &Shared, job: Job) {
                 let give_up = if attempts >= shared.max_attempts {
                     Some(GiveUp::Budget)
                 } else {
-                    let wait = backoff(attempts - 1, shared.backoff_base, shared.backoff_cap)
-                        .max(if rate_limited { Duration::ZERO } else { retry_after.unwrap_or_default() });
+                    let wait = backoff(attempts - 1, shared.backoff_base, shared.backoff_cap).max(
+                        if rate_limited {
+                            Duration::ZERO
+                        } else {
+                            retry_after.unwrap_or_default()
+                        },
+                    );
                     tokio::select! {
                         biased;
                         _ = shared.stop.cancelled() => Some(GiveUp::Stopping),

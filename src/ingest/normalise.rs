@@ -127,13 +127,17 @@ fn collapse_breaks(s: &str) -> String {
     out
 }
 
-/// A phone without separators and without a leading `+` or `00`. Only removes, so a
-/// changed length means a change.
+/// A phone without separators and without a leading `+` or `00`. A leading `'` (the
+/// spreadsheet text marker, which our own CSV exports add before `+`) goes too, so an
+/// exported row can be fed back. Only removes, so a changed length means a change.
 pub fn clean_phone(s: &str) -> Cow<'_, str> {
-    let needs = s.contains([' ', '-', '.', '(', ')', '+', '\u{a0}']) || s.starts_with("00");
+    let needs = s.contains([' ', '-', '.', '(', ')', '+', '\u{a0}'])
+        || s.starts_with("00")
+        || s.starts_with('\'');
     if !needs {
         return Cow::Borrowed(s);
     }
+    let s = s.strip_prefix('\'').unwrap_or(s);
     let stripped: String = s
         .chars()
         .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '\u{a0}'))
@@ -189,6 +193,12 @@ mod tests {
                 Some(NormKind::PhoneFormat),
             ),
             (Field::Phone, "48601234567", "48601234567", None),
+            (
+                Field::Phone,
+                "'+48 601 234 567",
+                "48601234567",
+                Some(NormKind::PhoneFormat),
+            ),
             (Field::Email, " a@b.pl", "a@b.pl", Some(NormKind::Trimmed)),
         ];
         for (field, raw, expected, kind) in cases {

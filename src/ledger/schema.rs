@@ -22,7 +22,9 @@ pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
 /// The SQL of migration `version` (1-based), for tests that build older ledgers.
 pub fn migration_sql(version: u32) -> Option<&'static str> {
-    MIGRATIONS.get(version.checked_sub(1)? as usize).map(|m| m.1)
+    MIGRATIONS
+        .get(version.checked_sub(1)? as usize)
+        .map(|m| m.1)
 }
 
 /// Brings the ledger up to [`SCHEMA_VERSION`]; refuses one written by a newer build.
@@ -66,7 +68,9 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();
-        let err = migrate(&mut conn, Path::new("x.db")).unwrap_err().to_string();
+        let err = migrate(&mut conn, Path::new("x.db"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("newer p100-onboard"), "{err}");
     }
 }

@@ -78,7 +78,10 @@ impl Ledger {
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
             .with_context(|| {
-                format!("{} is not a p100-onboard ledger (or is damaged)", path.display())
+                format!(
+                    "{} is not a p100-onboard ledger (or is damaged)",
+                    path.display()
+                )
             })?;
         if !mode.eq_ignore_ascii_case("wal") {
             bail!("could not switch the ledger {} to WAL mode", path.display());
@@ -101,9 +104,11 @@ impl Ledger {
     pub fn environment(&self) -> anyhow::Result<Option<String>> {
         Ok(self
             .conn
-            .query_row("SELECT value FROM meta WHERE key = 'environment'", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'environment'",
+                [],
+                |r| r.get(0),
+            )
             .optional()?)
     }
 

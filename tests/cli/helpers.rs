@@ -92,7 +92,9 @@ pub fn bin() -> Command {
 
 /// The path of a file in `samples/`.
 pub fn sample(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("samples")
+        .join(name)
 }
 
 /// Opens the ledger file read-only.

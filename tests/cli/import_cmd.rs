@@ -7,17 +7,39 @@ use std::time::Duration;
 
 fn customers_rows() -> u64 {
     // Data rows of the clean sample (it has no quoted newlines).
-    (std::fs::read_to_string(sample("customers.csv")).unwrap().lines().count() - 1) as u64
+    (std::fs::read_to_string(sample("customers.csv"))
+        .unwrap()
+        .lines()
+        .count()
+        - 1) as u64
 }
 
-fn import(sb: &TestSandbox, file: &std::path::Path, ledger: &std::path::Path) -> assert_cmd::Command {
+fn import(
+    sb: &TestSandbox,
+    file: &std::path::Path,
+    ledger: &std::path::Path,
+) -> assert_cmd::Command {
     let mut cmd = bin();
     cmd.arg("import")
         .arg(file)
         .arg("--ledger")
         .arg(ledger)
-        .args(["--base-url", &sb.url, "--rate", "2000", "--concurrency", "8"])
-        .args(["--backoff-base", "5ms", "--backoff-cap", "50ms", "--max-pause", "200ms"]);
+        .args([
+            "--base-url",
+            &sb.url,
+            "--rate",
+            "2000",
+            "--concurrency",
+            "8",
+        ])
+        .args([
+            "--backoff-base",
+            "5ms",
+            "--backoff-cap",
+            "50ms",
+            "--max-pause",
+            "200ms",
+        ]);
     cmd
 }
 
@@ -34,12 +56,22 @@ fn a_clean_file_is_created_exactly_once_and_a_second_run_sends_nothing() {
     let created = ids_in_state(&db, "created");
     assert_eq!(created.len() as u64, n);
     let users = sb.users();
-    assert_eq!(users.keys().cloned().collect::<std::collections::BTreeSet<_>>(), created);
+    assert_eq!(
+        users
+            .keys()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>(),
+        created
+    );
     // The ledger stores the userId the API returned.
     let c = ledger(&db);
     for (ext, uid) in &users {
         let stored: String = c
-            .query_row("SELECT user_id FROM rows WHERE external_user_id = ?1", [ext], |r| r.get(0))
+            .query_row(
+                "SELECT user_id FROM rows WHERE external_user_id = ?1",
+                [ext],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(&stored, uid);
     }
@@ -47,8 +79,15 @@ fn a_clean_file_is_created_exactly_once_and_a_second_run_sends_nothing() {
     assert_eq!(requests, n);
 
     import(&sb, &sample("customers.csv"), &db).assert().code(0);
-    assert_eq!(sb.stats()["requests"].as_u64().unwrap(), n, "second run sent nothing");
-    assert_eq!(count(&db, "SELECT count(*) FROM runs WHERE outcome = 'completed'"), 2);
+    assert_eq!(
+        sb.stats()["requests"].as_u64().unwrap(),
+        n,
+        "second run sent nothing"
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM runs WHERE outcome = 'completed'"),
+        2
+    );
 }
 
 #[test]
@@ -67,12 +106,19 @@ fn the_ledger_is_private_to_its_owner_and_holds_no_personal_data() {
     let mut rdr = csv::Reader::from_reader(sample_text.as_bytes());
     let headers = rdr.headers().unwrap().clone();
     let pick = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let (email, phone, last) = (pick("email").unwrap(), pick("phone").unwrap(), pick("lastName").or(pick("last_name")).unwrap());
+    let (email, phone, last) = (
+        pick("email").unwrap(),
+        pick("phone").unwrap(),
+        pick("lastName").or(pick("last_name")).unwrap(),
+    );
     for rec in rdr.records() {
         let rec = rec.unwrap();
         for i in [email, phone, last] {
             let v = rec.get(i).unwrap().trim();
-            assert!(!text.contains(v), "personal value found in the ledger: column {i}");
+            assert!(
+                !text.contains(v),
+                "personal value found in the ledger: column {i}"
+            );
         }
     }
 }
@@ -87,7 +133,10 @@ fn a_wrong_key_stops_the_run_with_exit_3_and_nothing_failed_then_the_right_key_c
         .assert()
         .code(3);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
-    assert!(stderr.contains("xo2") || stderr.contains("wrong"), "{stderr}");
+    assert!(
+        stderr.contains("xo2") || stderr.contains("wrong"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("not-the-key"));
     let st = states(&db);
     assert_eq!(st.get("failed"), None, "{st:?}");
@@ -131,8 +180,13 @@ fn a_second_import_on_a_locked_ledger_exits_2_naming_the_holder() {
         .unwrap();
     // Wait until the first run holds the lock (its run is recorded).
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !(db.exists() && std::panic::catch_unwind(|| count(&db, "SELECT count(*) FROM runs")).unwrap_or(0) > 0) {
-        assert!(std::time::Instant::now() < deadline, "first run never started");
+    while !(db.exists()
+        && std::panic::catch_unwind(|| count(&db, "SELECT count(*) FROM runs")).unwrap_or(0) > 0)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "first run never started"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let out = import(&sb, &sample("customers.csv"), &db).assert().code(2);
@@ -161,7 +215,10 @@ fn transient_faults_are_retried_until_every_row_is_created() {
     assert_eq!(ids_in_state(&db, "created").len() as u64, n);
     assert_eq!(sb.users().len() as u64, n);
     let attempts = count(&db, "SELECT count(*) FROM attempts");
-    assert!(attempts > n, "retries are recorded: {attempts} attempts for {n} rows");
+    assert!(
+        attempts > n,
+        "retries are recorded: {attempts} attempts for {n} rows"
+    );
     assert_eq!(attempts, sb.stats()["requests"].as_u64().unwrap());
     assert_eq!(count(&db, "SELECT sum(attempts) FROM rows"), attempts);
 }
@@ -169,7 +226,10 @@ fn transient_faults_are_retried_until_every_row_is_created() {
 #[test]
 fn a_rate_set_too_high_converges_without_failing_rows_and_a_matching_rate_sees_few_429s() {
     let sb = TestSandbox::start(SandboxConfig {
-        rate_limit: Some(RateLimit { per_second: 50.0, burst: 5 }),
+        rate_limit: Some(RateLimit {
+            per_second: 50.0,
+            burst: 5,
+        }),
         ..SandboxConfig::default()
     });
     let dir = tempfile::tempdir().unwrap();
@@ -182,10 +242,16 @@ fn a_rate_set_too_high_converges_without_failing_rows_and_a_matching_rate_sees_f
         .args(["--base-url", &sb.url, "--rate", "200", "--max-pause", "1s"]);
     cmd.assert().code(0);
     assert_eq!(states(&db).get("failed"), None);
-    assert!(sb.stats()["rate_limited"].as_u64().unwrap() > 0, "the server did push back");
+    assert!(
+        sb.stats()["rate_limited"].as_u64().unwrap() > 0,
+        "the server did push back"
+    );
 
     let sb = TestSandbox::start(SandboxConfig {
-        rate_limit: Some(RateLimit { per_second: 50.0, burst: 5 }),
+        rate_limit: Some(RateLimit {
+            per_second: 50.0,
+            burst: 5,
+        }),
         ..SandboxConfig::default()
     });
     let db2 = dir.path().join("l2.db");
@@ -216,7 +282,11 @@ fn a_dry_run_on_a_half_imported_ledger_predicts_the_next_real_run() {
         .arg(&dry)
         .assert()
         .code(1);
-    assert_eq!(std::fs::read(&db).unwrap(), before, "a dry run writes nothing");
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "a dry run writes nothing"
+    );
     let requests_before = sb.stats()["requests"].as_u64().unwrap();
     assert_eq!(requests_before, 20, "a dry run sends nothing");
     let dry: serde_json::Value = serde_json::from_slice(&std::fs::read(&dry).unwrap()).unwrap();
@@ -245,18 +315,33 @@ fn an_older_ledger_is_upgraded_on_open_and_a_newer_one_is_refused() {
         c.execute_batch(migration_sql(1).unwrap()).unwrap();
         c.pragma_update(None, "user_version", 1).unwrap();
     }
-    bin().args(["status", "--ledger"]).arg(&old).assert().code(0);
+    bin()
+        .args(["status", "--ledger"])
+        .arg(&old)
+        .assert()
+        .code(0);
     let c = ledger(&old);
-    let v: u32 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let v: u32 = c
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(v, SCHEMA_VERSION);
-    assert_eq!(count(&old, "SELECT count(*) FROM attempts"), 0, "attempts table exists");
+    assert_eq!(
+        count(&old, "SELECT count(*) FROM attempts"),
+        0,
+        "attempts table exists"
+    );
 
     let newer = dir.path().join("newer.db");
     {
         let c = rusqlite::Connection::open(&newer).unwrap();
-        c.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        c.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
     }
-    let out = bin().args(["status", "--ledger"]).arg(&newer).assert().code(2);
+    let out = bin()
+        .args(["status", "--ledger"])
+        .arg(&newer)
+        .assert()
+        .code(2);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(stderr.contains("newer p100-onboard"), "{stderr}");
 }
@@ -267,9 +352,21 @@ fn status_json_counts_every_state_of_the_design() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("l.db");
     import(&sb, &sample("customers.csv"), &db).assert().code(0);
-    let out = bin().args(["status", "--json", "--ledger"]).arg(&db).assert().code(0);
+    let out = bin()
+        .args(["status", "--json", "--ledger"])
+        .arg(&db)
+        .assert()
+        .code(0);
     let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
-    for s in ["invalid", "pending", "in_flight", "created", "exists", "rejected", "failed"] {
+    for s in [
+        "invalid",
+        "pending",
+        "in_flight",
+        "created",
+        "exists",
+        "rejected",
+        "failed",
+    ] {
         assert!(v["states"][s].is_u64(), "state {s} missing: {v}");
     }
     assert_eq!(v["states"]["created"].as_u64().unwrap(), customers_rows());
@@ -279,7 +376,14 @@ fn status_json_counts_every_state_of_the_design() {
 fn synthetic(dir: &std::path::Path, rows: u32, seed: u64) -> std::path::PathBuf {
     let path = dir.join(format!("synthetic-{rows}-{seed}.csv"));
     bin()
-        .args(["sample", "--rows", &rows.to_string(), "--seed", &seed.to_string(), "-o"])
+        .args([
+            "sample",
+            "--rows",
+            &rows.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "-o",
+        ])
         .arg(&path)
         .assert()
         .code(0);
@@ -289,7 +393,10 @@ fn synthetic(dir: &std::path::Path, rows: u32, seed: u64) -> std::path::PathBuf 
 #[test]
 fn an_import_killed_at_several_moments_resumes_until_every_row_is_created_exactly_once() {
     let sb = TestSandbox::start(SandboxConfig {
-        latency: Some(Latency::Uniform(Duration::from_millis(5), Duration::from_millis(40))),
+        latency: Some(Latency::Uniform(
+            Duration::from_millis(5),
+            Duration::from_millis(40),
+        )),
         drop_rate: 0.05,
         seed: Some(11),
         ..SandboxConfig::default()
@@ -302,8 +409,22 @@ fn an_import_killed_at_several_moments_resumes_until_every_row_is_created_exactl
             .arg(&file)
             .arg("--ledger")
             .arg(&db)
-            .args(["--base-url", &sb.url, "--rate", "400", "--concurrency", "16"])
-            .args(["--timeout", "2s", "--backoff-base", "5ms", "--backoff-cap", "50ms"])
+            .args([
+                "--base-url",
+                &sb.url,
+                "--rate",
+                "400",
+                "--concurrency",
+                "16",
+            ])
+            .args([
+                "--timeout",
+                "2s",
+                "--backoff-base",
+                "5ms",
+                "--backoff-cap",
+                "50ms",
+            ])
             .env("P100_API_KEY", p100_onboard::sandbox::DEMO_API_KEY)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
@@ -320,7 +441,10 @@ fn an_import_killed_at_several_moments_resumes_until_every_row_is_created_exactl
         }
         child.wait().unwrap();
     }
-    assert!(kills >= 3, "the runs were killed mid-import ({kills} kills)");
+    assert!(
+        kills >= 3,
+        "the runs were killed mid-import ({kills} kills)"
+    );
     let mut exit = None;
     for _ in 0..5 {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("p100-onboard"));
@@ -335,18 +459,268 @@ fn an_import_killed_at_several_moments_resumes_until_every_row_is_created_exactl
     let created = ids_in_state(&db, "created");
     assert_eq!(created.len(), 400);
     let users = sb.users();
-    assert_eq!(users.keys().cloned().collect::<std::collections::BTreeSet<_>>(), created);
-    assert_eq!(states(&db).get("exists"), None, "no row of ours is taken for someone else's");
+    assert_eq!(
+        users
+            .keys()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>(),
+        created
+    );
+    assert_eq!(
+        states(&db).get("exists"),
+        None,
+        "no row of ours is taken for someone else's"
+    );
     let stats = sb.stats();
     let dropped = stats["dropped"].as_u64().unwrap();
     let reconciled = count(&db, "SELECT count(*) FROM rows WHERE reconciled = 1");
     assert!(dropped > 0, "drops happened");
     // Every drop is reconciled; kills may add a few more unknown outcomes of their own.
-    assert!(reconciled >= dropped, "reconciled {reconciled} < dropped {dropped}");
-    assert!(reconciled <= dropped + kills * 16, "reconciled {reconciled}");
+    assert!(
+        reconciled >= dropped,
+        "reconciled {reconciled} < dropped {dropped}"
+    );
+    assert!(
+        reconciled <= dropped + kills * 16,
+        "reconciled {reconciled}"
+    );
     // Rows reconciled have no userId: the API's answer never arrived.
     assert_eq!(
-        count(&db, "SELECT count(*) FROM rows WHERE reconciled = 1 AND user_id IS NOT NULL"),
+        count(
+            &db,
+            "SELECT count(*) FROM rows WHERE reconciled = 1 AND user_id IS NOT NULL"
+        ),
         0
     );
+}
+
+#[test]
+fn the_messy_sample_ends_in_exact_states_and_invalid_rows_never_reach_the_api() {
+    let sb = TestSandbox::plain();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.db");
+    let summary = dir.path().join("s.json");
+    import(&sb, &sample("customers_messy.csv"), &db)
+        .arg("--summary-json")
+        .arg(&summary)
+        .assert()
+        .code(1);
+    // 20 rows: 7 valid (one of them, line 18, is from a forbidden country), 13 invalid;
+    // the later duplicate of m-002 (line 12) is not recorded over the first one.
+    let st = states(&db);
+    assert_eq!(st.get("created"), Some(&6), "{st:?}");
+    assert_eq!(st.get("rejected"), Some(&1), "{st:?}");
+    assert_eq!(st.get("invalid"), Some(&12), "{st:?}");
+    assert_eq!(st.values().sum::<u64>(), 19);
+    let stats = sb.stats();
+    assert_eq!(
+        stats["requests"].as_u64().unwrap(),
+        7,
+        "only valid rows are sent"
+    );
+    assert_eq!(stats["by_code"]["P431"].as_u64().unwrap(), 1);
+    let c = ledger(&db);
+    let (line, code): (u64, String) = c
+        .query_row(
+            "SELECT source_line, error_code FROM rows WHERE state = 'rejected'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((line, code.as_str()), (18, "P431"));
+    let m002: (String, u64) = c
+        .query_row(
+            "SELECT state, source_line FROM rows WHERE external_user_id = 'm-002'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(m002, ("created".to_string(), 3));
+    let uk: String = c
+        .query_row(
+            "SELECT error_message FROM rows WHERE external_user_id = 'm-003'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(uk.contains("did you mean GB"), "{uk}");
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    assert_eq!(s["rows"]["read"], 20);
+    assert_eq!(s["rows"]["invalid"], 13);
+    assert_eq!(s["results"]["created"], 6);
+    assert_eq!(s["results"]["rejected"], 1);
+    assert_eq!(s["codes"][0]["code"], "P431");
+    assert_eq!(s["exit_code"], 1);
+    // The JSON summary's ledger counts are the ledger's.
+    for (state, n) in &st {
+        assert_eq!(s["ledger_states"][state].as_u64(), Some(*n), "{state}");
+    }
+}
+
+#[test]
+fn a_rejected_row_exported_by_report_fixed_and_fed_back_is_created() {
+    let sb = TestSandbox::plain();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.db");
+    import(&sb, &sample("customers_messy.csv"), &db)
+        .assert()
+        .code(1);
+
+    let rejected = dir.path().join("rejected.csv");
+    bin()
+        .args(["report", "--state", "rejected", "--ledger"])
+        .arg(&db)
+        .arg("-o")
+        .arg(&rejected)
+        .assert()
+        .code(0);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&rejected).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "reports hold personal data");
+    let text = std::fs::read_to_string(&rejected).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.starts_with("External User ID,E-mail"),
+        "original columns: {header}"
+    );
+    assert!(
+        header.ends_with("line,state,errorCode,errorMessage"),
+        "{header}"
+    );
+    let row = lines.next().unwrap();
+    assert!(row.starts_with("m-016,"), "{row}");
+    assert!(row.contains(",18,rejected,P431,"), "{row}");
+    assert_eq!(lines.next(), None);
+
+    // Unchanged, a re-run does not resend it.
+    import(&sb, &sample("customers_messy.csv"), &db)
+        .assert()
+        .code(1);
+    assert_eq!(sb.stats()["requests"].as_u64().unwrap(), 7);
+
+    // Fixed (the operator corrects the countries) and fed back: sent again, created.
+    std::fs::write(&rejected, text.replace(",IR,IR,IR,IR,", ",DE,DE,DE,DE,")).unwrap();
+    import(&sb, &rejected, &db).assert().code(0);
+    assert_eq!(sb.stats()["requests"].as_u64().unwrap(), 8);
+    let state: String = ledger(&db)
+        .query_row(
+            "SELECT state FROM rows WHERE external_user_id = 'm-016'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(state, "created");
+}
+
+#[test]
+fn the_invalid_report_neutralises_formula_cells_and_keeps_the_original_columns() {
+    let sb = TestSandbox::plain();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.db");
+    import(&sb, &sample("customers_messy.csv"), &db)
+        .assert()
+        .code(1);
+    let out = bin()
+        .args(["report", "--state", "invalid", "--ledger"])
+        .arg(&db)
+        .assert()
+        .code(0);
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 12);
+    assert!(rows.iter().all(|r| r.get(r.len() - 3) == Some("invalid")));
+    let m018 = rows.iter().find(|r| r.get(0) == Some("m-018")).unwrap();
+    let notes = m018.iter().find(|c| c.contains("HYPERLINK")).unwrap();
+    assert!(notes.starts_with("'="), "formula neutralised: {notes}");
+}
+
+#[test]
+fn a_non_terminal_run_prints_periodic_progress_lines_without_escape_codes() {
+    let sb = TestSandbox::start(SandboxConfig {
+        latency: Some(Latency::Fixed(Duration::from_millis(20))),
+        ..SandboxConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.db");
+    let out = bin()
+        .arg("import")
+        .arg(sample("customers.csv"))
+        .arg("--ledger")
+        .arg(&db)
+        .args([
+            "--base-url",
+            &sb.url,
+            "--rate",
+            "40",
+            "--progress-interval",
+            "200ms",
+        ])
+        .assert()
+        .code(0);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let lines = stderr
+        .lines()
+        .filter(|l| l.starts_with("progress: "))
+        .count();
+    assert!(lines >= 3, "periodic progress lines: {stderr}");
+    assert!(
+        stderr.contains("rows (") && stderr.contains("req/s now"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains('\x1b') && !stdout.contains('\x1b'),
+        "no escape codes"
+    );
+
+    let quiet = bin()
+        .arg("import")
+        .arg(sample("customers.csv"))
+        .arg("--ledger")
+        .arg(&db)
+        .args(["--base-url", &sb.url, "--quiet"])
+        .assert()
+        .code(0);
+    assert!(
+        quiet.get_output().stderr.is_empty(),
+        "--quiet prints no progress or logs"
+    );
+    assert!(String::from_utf8_lossy(&quiet.get_output().stdout).contains("Import finished"));
+}
+
+#[test]
+fn json_logs_are_one_object_per_line_and_name_rows_without_personal_data() {
+    let sb = TestSandbox::plain();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.db");
+    let out = import(&sb, &sample("customers_messy.csv"), &db)
+        .args(["--log-format", "json", "-vv"])
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let mut objects = 0;
+    for line in stderr.lines().filter(|l| l.starts_with('{')) {
+        let v: serde_json::Value = serde_json::from_str(line).expect("a JSON object per line");
+        assert!(v["level"].is_string());
+        objects += 1;
+    }
+    assert!(objects >= 7, "{stderr}");
+    assert!(
+        stderr.contains("m-016") && stderr.contains("P431"),
+        "{stderr}"
+    );
+    for personal in [
+        "dariush.karimi@example.org",
+        "4915112345016",
+        "Karimi",
+        "1983-03-21",
+        "Bergstraße",
+    ] {
+        assert!(
+            !stderr.contains(personal),
+            "personal data in logs: {personal}"
+        );
+    }
 }
