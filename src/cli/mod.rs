@@ -25,7 +25,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create every valid user of a CSV file through the Partner API, resumably.
-    Import(import::Args),
+    Import(Box<import::Args>),
     /// Check a CSV file with exactly the rules `import` applies, without calling the API.
     Validate(validate::Args),
     /// Show what a ledger holds: counts per state and error code, and the last runs.
@@ -66,7 +66,7 @@ pub fn parse() -> Cli {
 /// Runs the chosen command.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
-        Command::Import(args) => import::run(args),
+        Command::Import(args) => import::run(*args),
         Command::Validate(args) => validate::run(args),
         Command::Status(args) => status::run(args),
         Command::Report(args) => report::run(args),

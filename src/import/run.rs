@@ -193,7 +193,7 @@ fn feed(
                 if job.kind == SendKind::New {
                     writer.blocking_send(Msg::Planned(job.src.clone()))?;
                 }
-                if jobs.blocking_send(job).is_err() {
+                if jobs.blocking_send(*job).is_err() {
                     break; // the pool has stopped
                 }
             }
@@ -204,7 +204,7 @@ fn feed(
 
 enum Step {
     Record(Msg),
-    Send(Job),
+    Send(Box<Job>),
 }
 
 /// Plans one row and counts it; `None` when nothing is to be written or sent.
@@ -260,7 +260,7 @@ fn decide(
                 SendKind::Changed => &tally.send_changed,
             });
             let user = row.verdict.as_ref().ok()?.clone();
-            Some(Step::Send(Job { user, src, kind }))
+            Some(Step::Send(Box::new(Job { user, src, kind })))
         }
     }
 }

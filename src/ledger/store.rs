@@ -28,7 +28,7 @@ impl Fingerprint {
 /// million known rows cost tens of megabytes, not whole strings.
 pub fn id_key(external_user_id: &str) -> u128 {
     use std::hash::Hasher;
-    let mut h = siphasher::sip128::SipHasher13::new_with_keys(0x7031_3030, 0x6f6e_626f_6172_64);
+    let mut h = siphasher::sip128::SipHasher13::new_with_keys(0x7031_3030, 0x6f6e_626f_6172_6400);
     h.write(external_user_id.as_bytes());
     siphasher::sip128::Hasher128::finish128(&h).as_u128()
 }
