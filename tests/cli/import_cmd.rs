@@ -724,3 +724,123 @@ fn json_logs_are_one_object_per_line_and_name_rows_without_personal_data() {
         );
     }
 }
+
+#[test]
+fn the_readme_main_job_imports_the_sample_into_the_built_in_sandbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .current_dir(dir.path())
+        .arg("import")
+        .arg(sample("customers.csv"))
+        .args(["--sandbox", "--terms-accepted", "--rate", "200"])
+        .assert()
+        .code(0);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains("created 50"), "{stdout}");
+    let db = dir.path().join("p100-onboard.db");
+    assert_eq!(ids_in_state(&db, "created").len() as u64, customers_rows());
+    let env: String = ledger(&db)
+        .query_row("SELECT value FROM meta WHERE key = 'environment'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(env, "sandbox");
+}
+
+#[test]
+fn sigint_stops_cleanly_with_exit_130_and_the_next_run_finishes_the_file() {
+    let sb = TestSandbox::start(SandboxConfig {
+        latency: Some(Latency::Fixed(Duration::from_millis(50))),
+        ..SandboxConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.db");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("p100-onboard"))
+        .arg("import")
+        .arg(sample("customers.csv"))
+        .arg("--ledger")
+        .arg(&db)
+        .args(["--base-url", &sb.url, "--rate", "20", "--concurrency", "4"])
+        .env("P100_API_KEY", p100_onboard::sandbox::DEMO_API_KEY)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while sb.stats()["created"].as_u64().unwrap() < 5 {
+        assert!(std::time::Instant::now() < deadline, "import never got going");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("interrupted"));
+    // Requests in flight were finished and recorded: nothing is left in flight.
+    assert_eq!(states(&db).get("in_flight"), None, "{:?}", states(&db));
+    let created = ids_in_state(&db, "created");
+    assert_eq!(created.len(), sb.users().len(), "every created user is recorded");
+    assert!(created.len() < 50);
+    let runs: String = ledger(&db)
+        .query_row("SELECT outcome FROM runs ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(runs, "interrupted");
+    import(&sb, &sample("customers.csv"), &db).assert().code(0);
+    assert_eq!(sb.users().len() as u64, customers_rows());
+    assert_eq!(sb.stats()["max_posts_per_external_user_id"].as_u64().unwrap(), 1);
+}
+
+#[test]
+fn only_failed_retries_failures_without_starting_rows_never_tried() {
+    // A server allowing 2 requests/s: a first run without retries leaves most rows failed.
+    let sb = TestSandbox::start(SandboxConfig {
+        rate_limit: Some(RateLimit { per_second: 2.0, burst: 2 }),
+        ..SandboxConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.db");
+    let part = subset_of_customers(dir.path(), "part.csv", 1..11);
+    import(&sb, &part, &db)
+        .args(["--max-attempts", "1"])
+        .assert()
+        .code(1);
+    let failed = *states(&db).get("failed").expect("some rows failed");
+    let created_first = ids_in_state(&db, "created").len() as u64;
+    assert_eq!(failed + created_first, 10);
+    let requests_first = sb.stats()["requests"].as_u64().unwrap();
+
+    let out = bin()
+        .arg("import")
+        .arg(sample("customers.csv"))
+        .arg("--ledger")
+        .arg(&db)
+        .args(["--base-url", &sb.url, "--rate", "2", "--max-attempts", "20"])
+        .args(["--max-pause", "1s", "--backoff-base", "100ms", "--backoff-cap", "1s"])
+        .arg("--only-failed")
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains("never tried (--only-failed) 40"), "{stdout}");
+    assert_eq!(states(&db).get("created"), Some(&10), "the failed rows were retried");
+    assert_eq!(states(&db).get("failed"), None);
+    let users = sb.users();
+    assert_eq!(users.len(), 10, "no row outside the failed ones was started");
+    assert!(sb.stats()["requests"].as_u64().unwrap() >= requests_first + failed);
+}
+
+#[test]
+fn a_created_row_changed_afterwards_is_reported_and_not_sent_again() {
+    let sb = TestSandbox::plain();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.db");
+    let part = subset_of_customers(dir.path(), "part.csv", 1..4);
+    import(&sb, &part, &db).assert().code(0);
+    let text = std::fs::read_to_string(&part).unwrap();
+    std::fs::write(&part, text.replacen("Warszawa", "Kraków", 1)).unwrap();
+    let out = import(&sb, &part, &db).assert().code(0);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains("changed after creation (not sent again): 1"), "{stdout}");
+    assert_eq!(sb.stats()["requests"].as_u64().unwrap(), 3);
+    assert_eq!(count(&db, "SELECT count(*) FROM rows WHERE changed_after_creation = 1"), 1);
+}
