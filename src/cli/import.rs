@@ -303,7 +303,11 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 .with_context(|| format!("writing --summary-json {}", path.display()))?;
         }
         match &summary.outcome {
-            Outcome::Fatal(reason) => Err(FatalApiError(reason.clone()).into()),
+            Outcome::Fatal(reason) => Err(FatalApiError(format!(
+                "{reason}. Nothing was marked failed: fix the key (P100_API_KEY or \
+                 --api-key-file) or the allow-list, then run the same command again."
+            ))
+            .into()),
             Outcome::LedgerError(e) => bail!("{e}"),
             Outcome::ReadError(e) => bail!("{e}"),
             _ => Ok(summary.exit()),

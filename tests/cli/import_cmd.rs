@@ -740,7 +740,11 @@ fn the_readme_main_job_imports_the_sample_into_the_built_in_sandbox() {
     let db = dir.path().join("p100-onboard.db");
     assert_eq!(ids_in_state(&db, "created").len() as u64, customers_rows());
     let env: String = ledger(&db)
-        .query_row("SELECT value FROM meta WHERE key = 'environment'", [], |r| r.get(0))
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'environment'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(env, "sandbox");
 }
@@ -753,7 +757,7 @@ fn sigint_stops_cleanly_with_exit_130_and_the_next_run_finishes_the_file() {
     });
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("l.db");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("p100-onboard"))
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("p100-onboard"))
         .arg("import")
         .arg(sample("customers.csv"))
         .arg("--ledger")
@@ -766,7 +770,10 @@ fn sigint_stops_cleanly_with_exit_130_and_the_next_run_finishes_the_file() {
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while sb.stats()["created"].as_u64().unwrap() < 5 {
-        assert!(std::time::Instant::now() < deadline, "import never got going");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "import never got going"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let kill = std::process::Command::new("kill")
@@ -780,22 +787,38 @@ fn sigint_stops_cleanly_with_exit_130_and_the_next_run_finishes_the_file() {
     // Requests in flight were finished and recorded: nothing is left in flight.
     assert_eq!(states(&db).get("in_flight"), None, "{:?}", states(&db));
     let created = ids_in_state(&db, "created");
-    assert_eq!(created.len(), sb.users().len(), "every created user is recorded");
+    assert_eq!(
+        created.len(),
+        sb.users().len(),
+        "every created user is recorded"
+    );
     assert!(created.len() < 50);
     let runs: String = ledger(&db)
-        .query_row("SELECT outcome FROM runs ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
+        .query_row(
+            "SELECT outcome FROM runs ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(runs, "interrupted");
     import(&sb, &sample("customers.csv"), &db).assert().code(0);
     assert_eq!(sb.users().len() as u64, customers_rows());
-    assert_eq!(sb.stats()["max_posts_per_external_user_id"].as_u64().unwrap(), 1);
+    assert_eq!(
+        sb.stats()["max_posts_per_external_user_id"]
+            .as_u64()
+            .unwrap(),
+        1
+    );
 }
 
 #[test]
 fn only_failed_retries_failures_without_starting_rows_never_tried() {
     // A server allowing 2 requests/s: a first run without retries leaves most rows failed.
     let sb = TestSandbox::start(SandboxConfig {
-        rate_limit: Some(RateLimit { per_second: 2.0, burst: 2 }),
+        rate_limit: Some(RateLimit {
+            per_second: 2.0,
+            burst: 2,
+        }),
         ..SandboxConfig::default()
     });
     let dir = tempfile::tempdir().unwrap();
@@ -816,16 +839,34 @@ fn only_failed_retries_failures_without_starting_rows_never_tried() {
         .arg("--ledger")
         .arg(&db)
         .args(["--base-url", &sb.url, "--rate", "2", "--max-attempts", "20"])
-        .args(["--max-pause", "1s", "--backoff-base", "100ms", "--backoff-cap", "1s"])
+        .args([
+            "--max-pause",
+            "1s",
+            "--backoff-base",
+            "100ms",
+            "--backoff-cap",
+            "1s",
+        ])
         .arg("--only-failed")
         .assert()
         .code(1);
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
-    assert!(stdout.contains("never tried (--only-failed) 40"), "{stdout}");
-    assert_eq!(states(&db).get("created"), Some(&10), "the failed rows were retried");
+    assert!(
+        stdout.contains("never tried (--only-failed) 40"),
+        "{stdout}"
+    );
+    assert_eq!(
+        states(&db).get("created"),
+        Some(&10),
+        "the failed rows were retried"
+    );
     assert_eq!(states(&db).get("failed"), None);
     let users = sb.users();
-    assert_eq!(users.len(), 10, "no row outside the failed ones was started");
+    assert_eq!(
+        users.len(),
+        10,
+        "no row outside the failed ones was started"
+    );
     assert!(sb.stats()["requests"].as_u64().unwrap() >= requests_first + failed);
 }
 
@@ -840,7 +881,84 @@ fn a_created_row_changed_afterwards_is_reported_and_not_sent_again() {
     std::fs::write(&part, text.replacen("Warszawa", "Kraków", 1)).unwrap();
     let out = import(&sb, &part, &db).assert().code(0);
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
-    assert!(stdout.contains("changed after creation (not sent again): 1"), "{stdout}");
+    assert!(
+        stdout.contains("changed after creation (not sent again): 1"),
+        "{stdout}"
+    );
     assert_eq!(sb.stats()["requests"].as_u64().unwrap(), 3);
-    assert_eq!(count(&db, "SELECT count(*) FROM rows WHERE changed_after_creation = 1"), 1);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM rows WHERE changed_after_creation = 1"
+        ),
+        1
+    );
+}
+
+#[test]
+fn an_import_of_a_file_missing_columns_exits_2_naming_them_and_sends_nothing() {
+    let sb = TestSandbox::plain();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.db");
+    let file = dir.path().join("short.csv");
+    std::fs::write(&file, "externalUserId,email\nx-1,a@example.com\n").unwrap();
+    let out = import(&sb, &file, &db)
+        .arg("--terms-accepted")
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("phone") && stderr.contains("birthDate"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("short.csv"), "{stderr}");
+    assert_eq!(sb.stats()["requests"].as_u64().unwrap(), 0);
+}
+
+#[test]
+fn a_config_file_in_the_working_directory_sets_defaults_that_flags_override() {
+    let sb = TestSandbox::plain();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p100-onboard.toml"),
+        format!(
+            "base-url = \"{}\"\nledger = \"from-config.db\"\nrate = 500\n",
+            sb.url
+        ),
+    )
+    .unwrap();
+    let part = subset_of_customers(dir.path(), "part.csv", 1..4);
+    bin()
+        .current_dir(dir.path())
+        .arg("import")
+        .arg(&part)
+        .assert()
+        .code(0);
+    assert_eq!(
+        ids_in_state(&dir.path().join("from-config.db"), "created").len(),
+        3
+    );
+
+    let part2 = subset_of_customers(dir.path(), "part2.csv", 4..6);
+    bin()
+        .current_dir(dir.path())
+        .arg("import")
+        .arg(&part2)
+        .args(["--ledger", "from-flag.db"])
+        .assert()
+        .code(0);
+    assert_eq!(
+        ids_in_state(&dir.path().join("from-flag.db"), "created").len(),
+        2
+    );
+
+    std::fs::write(dir.path().join("p100-onboard.toml"), "rate = \"fast\"\n").unwrap();
+    let out = bin()
+        .current_dir(dir.path())
+        .arg("import")
+        .arg(&part)
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("p100-onboard.toml"), "{stderr}");
 }
