@@ -115,7 +115,8 @@ pub async fn run(
     let end = writer
         .send_and_wait(|ack| Msg::EndRun {
             outcome: summary.outcome.as_str(),
-            counts: summary.counts_json(sha.as_deref()),
+            counts: summary.counts_json(),
+            file_sha256: sha,
             ack,
         })
         .await;
@@ -184,7 +185,7 @@ fn feed(
             break;
         }
         let row = row?;
-        let Some(step) = decide(&row, &known, only_failed, tally) else {
+        let Some(step) = decide(row, &known, only_failed, tally) else {
             continue;
         };
         match step {
@@ -209,7 +210,7 @@ enum Step {
 
 /// Plans one row and counts it; `None` when nothing is to be written or sent.
 fn decide(
-    row: &Row,
+    row: Row,
     known: &HashMap<u128, Known>,
     only_failed: bool,
     tally: &Tally,
@@ -218,15 +219,15 @@ fn decide(
     let valid = row.verdict.is_ok();
     Tally::add(if valid { &tally.valid } else { &tally.invalid });
     let fingerprint = Fingerprint(row.fingerprint as u128);
-    let id = row.external_user_id.as_deref()?;
+    let id = row.external_user_id?;
     let action = plan(
         valid,
         fingerprint,
-        known.get(&id_key(id)).copied(),
+        known.get(&id_key(&id)).copied(),
         only_failed,
     );
     let src = Source {
-        external_user_id: id.to_string(),
+        external_user_id: id,
         line: row.line,
         fingerprint,
     };
@@ -259,7 +260,7 @@ fn decide(
                 SendKind::Retry => &tally.send_retry,
                 SendKind::Changed => &tally.send_changed,
             });
-            let user = row.verdict.as_ref().ok()?.clone();
+            let user = row.verdict.ok()?;
             Some(Step::Send(Box::new(Job { user, src, kind })))
         }
     }
@@ -287,7 +288,7 @@ fn dry_run(
         HashMap::new()
     };
     while let Some(row) = source.next_row() {
-        decide(&row?, &known, cfg.only_failed, &tally);
+        decide(row?, &known, cfg.only_failed, &tally);
     }
     Ok(Summary::build(
         cfg,

@@ -190,9 +190,8 @@ impl Summary {
     }
 
     /// The figures stored in the `runs` table.
-    pub fn counts_json(&self, file_sha256: Option<&str>) -> serde_json::Value {
+    pub fn counts_json(&self) -> serde_json::Value {
         serde_json::json!({
-            "file_sha256": file_sha256,
             "rows": self.rows,
             "plan": self.plan,
             "results": self.results,

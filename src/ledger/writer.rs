@@ -58,6 +58,7 @@ pub enum Msg {
     EndRun {
         outcome: &'static str,
         counts: serde_json::Value,
+        file_sha256: Option<String>,
         ack: Ack,
     },
     /// Answers once everything sent before it is committed.
