@@ -26,14 +26,8 @@ pub enum Format {
     line,state,errorCode,errorMessage: fix the cells and import it again."
 )]
 pub struct Args {
-    /// Ledger file. [default: ./p100-onboard.db]
-    #[arg(
-        long,
-        env = "P100_LEDGER",
-        value_name = "PATH",
-        default_value = "p100-onboard.db"
-    )]
-    pub ledger: PathBuf,
+    #[command(flatten)]
+    pub ledger: super::status::LedgerArg,
 
     /// Which rows: invalid, pending, in_flight, created, exists, rejected or failed.
     #[arg(long, value_name = "STATE", value_parser = parse_state)]
@@ -52,11 +46,11 @@ fn parse_state(s: &str) -> Result<State, String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    let ledger = Ledger::open(&args.ledger, false)?;
+    let ledger = Ledger::open(&args.ledger.path, false)?;
     let rows = ledger.rows_in_state(args.state)?;
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => {
-            refuse_overwriting_sources(path, &rows, &args.ledger)?;
+            refuse_overwriting_sources(path, &rows, &args.ledger.path)?;
             Box::new(std::io::BufWriter::new(create_output(path)?))
         }
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),

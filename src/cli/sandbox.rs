@@ -128,7 +128,7 @@ impl Args {
                 .map(|c| c.trim().to_string())
                 .filter(|c| !c.is_empty())
                 .map(|c| {
-                    if crate::sandbox::countries::is_iso_country(&c) {
+                    if crate::ingest::countries::is_alpha2(&c) {
                         Ok(c)
                     } else {
                         anyhow::bail!(

@@ -11,22 +11,29 @@ use std::path::PathBuf;
     after_help = "Examples:\n  p100-onboard status\n  p100-onboard status --ledger nightly.db --json"
 )]
 pub struct Args {
-    /// Ledger file. [default: ./p100-onboard.db]
-    #[arg(
-        long,
-        env = "P100_LEDGER",
-        value_name = "PATH",
-        default_value = "p100-onboard.db"
-    )]
-    pub ledger: PathBuf,
+    #[command(flatten)]
+    pub ledger: LedgerArg,
 
     /// Print JSON: {"states": {state: count}, "codes": [...], "runs": [...]}.
     #[arg(long)]
     pub json: bool,
 }
 
+/// `--ledger`, as `status` and `report` read it.
+#[derive(Debug, clap::Args)]
+pub struct LedgerArg {
+    /// Ledger file. [default: ./p100-onboard.db]
+    #[arg(
+        long = "ledger",
+        env = "P100_LEDGER",
+        value_name = "PATH",
+        default_value = "p100-onboard.db"
+    )]
+    pub path: PathBuf,
+}
+
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    let ledger = Ledger::open(&args.ledger, false)?;
+    let ledger = Ledger::open(&args.ledger.path, false)?;
     let states = ledger.state_counts()?;
     let codes = ledger.code_counts()?;
     let runs = ledger.last_runs(5)?;
@@ -36,7 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             .map(|(s, n)| (s.as_str().to_string(), (*n).into()))
             .collect();
         let out = serde_json::json!({
-            "ledger": args.ledger.display().to_string(),
+            "ledger": args.ledger.path.display().to_string(),
             "environment": ledger.environment()?,
             "states": states,
             "codes": codes,
@@ -47,7 +54,11 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     }
     let mut o = String::new();
     let env = ledger.environment()?.unwrap_or_else(|| "(none yet)".into());
-    let _ = writeln!(o, "ledger {} (environment {env})", args.ledger.display());
+    let _ = writeln!(
+        o,
+        "ledger {} (environment {env})",
+        args.ledger.path.display()
+    );
     let total: u64 = states.iter().map(|(_, n)| n).sum();
     let _ = writeln!(o, "rows {total}");
     for (s, n) in &states {

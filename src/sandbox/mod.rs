@@ -5,7 +5,6 @@
 //! `GET /_sandbox/stats` and `GET /_sandbox/users` let tests see what the server saw.
 
 mod config;
-pub mod countries;
 mod dice;
 mod fxhash;
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The endpoint's validation rules (P403): every failed rule, joined in one message.
 
-use super::countries::is_iso_country;
+use crate::ingest::countries::is_alpha2 as is_iso_country;
 use serde_json::{Map, Value};
 
 /// The parts of an accepted body the later checks (uniqueness, countries) need.
