@@ -36,6 +36,8 @@ pub async fn run(
     ledger.bind_environment(&environment)?;
     let known = ledger.known_rows()?;
 
+    let (sandbox, client_cfg) = connect(&cfg).await?;
+    let client = ApiClient::new(client_cfg)?;
     let file = cfg.input.path.display().to_string();
     let sha = {
         let path = cfg.input.path.clone();
@@ -45,14 +47,11 @@ pub async fn run(
         ledger,
         &RunStart {
             file: file.clone(),
-            file_sha256: None,
             environment: environment.clone(),
             options: cfg.options_json(),
         },
     )?;
 
-    let (sandbox, client_cfg) = connect(&cfg).await?;
-    let client = ApiClient::new(client_cfg)?;
     let shared = Arc::new(Shared::new(
         &cfg,
         client,
@@ -66,7 +65,9 @@ pub async fn run(
         cfg.progress,
         tally.clone(),
         shared.pacer.clone(),
-        super::progress::estimate_rows(&cfg.input.path),
+        (cfg.progress != super::progress::ProgressMode::Quiet)
+            .then(|| super::progress::estimate_rows(&cfg.input.path))
+            .flatten(),
         progress_done.clone(),
     ));
     tracing::info!(file = %file, environment = %environment, run_id, "import started");

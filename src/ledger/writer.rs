@@ -121,7 +121,6 @@ impl Writer {
 #[derive(Debug, Clone)]
 pub struct RunStart {
     pub file: String,
-    pub file_sha256: Option<String>,
     pub environment: String,
     pub options: serde_json::Value,
 }
@@ -135,11 +134,10 @@ fn start_run(conn: &mut Connection, run: &RunStart) -> anyhow::Result<i64> {
         [],
     )?;
     tx.execute(
-        "INSERT INTO runs(started_at, file, file_sha256, environment, options, pid, host) \
-         VALUES (strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO runs(started_at, file, environment, options, pid, host) \
+         VALUES (strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?1, ?2, ?3, ?4, ?5)",
         params![
             run.file,
-            run.file_sha256,
             run.environment,
             run.options.to_string(),
             std::process::id(),
@@ -353,13 +351,23 @@ impl Ctx<'_> {
                     ])?;
             }
             Msg::EndRun {
-                outcome, counts, ..
+                outcome,
+                counts,
+                file_sha256,
+                ..
             } => {
                 self.tx
                     .prepare_cached(
-                        "UPDATE runs SET ended_at = ?2, outcome = ?3, counts = ?4 WHERE id = ?1",
+                        "UPDATE runs SET ended_at = ?2, outcome = ?3, counts = ?4, \
+                         file_sha256 = ?5 WHERE id = ?1",
                     )?
-                    .execute(params![self.run_id, self.now, outcome, counts.to_string()])?;
+                    .execute(params![
+                        self.run_id,
+                        self.now,
+                        outcome,
+                        counts.to_string(),
+                        file_sha256
+                    ])?;
             }
             Msg::Flush(_) => {}
         }

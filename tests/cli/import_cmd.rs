@@ -88,6 +88,16 @@ fn a_clean_file_is_created_exactly_once_and_a_second_run_sends_nothing() {
         count(&db, "SELECT count(*) FROM runs WHERE outcome = 'completed'"),
         2
     );
+    use sha2::Digest;
+    let sha = hex::encode(sha2::Sha256::digest(
+        std::fs::read(sample("customers.csv")).unwrap(),
+    ));
+    let stored: Option<String> = ledger(&db)
+        .query_row("SELECT file_sha256 FROM runs WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(stored, Some(sha), "each run records the file's SHA-256");
 }
 
 #[test]
