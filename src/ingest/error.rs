@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Open {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}: read failed near line {line}: {source}", path.display())]
+    #[error("{}: read failed near line {line}", path.display())]
     Read {
         path: PathBuf,
         line: u64,
