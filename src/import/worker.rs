@@ -221,9 +221,12 @@ async fn send_row(shared: &Shared, job: Job) {
                 } else {
                     let wait = backoff(attempts - 1, shared.backoff_base, shared.backoff_cap).max(
                         if rate_limited {
+                            // The pool-wide pause already honours it.
                             Duration::ZERO
                         } else {
-                            retry_after.unwrap_or_default()
+                            // A gateway's Retry-After is honoured up to the backoff cap:
+                            // an hour-long one must not hold a row (and a worker) for an hour.
+                            retry_after.unwrap_or_default().min(shared.backoff_cap)
                         },
                     );
                     tokio::select! {
