@@ -28,7 +28,7 @@ impl Fingerprint {
 /// million known rows cost tens of megabytes, not whole strings.
 pub fn id_key(external_user_id: &str) -> u128 {
     use std::hash::Hasher;
-    let mut h = siphasher::sip128::SipHasher13::new_with_keys(0x7031_3030, 0x6f6e_626f_6172_64);
+    let mut h = siphasher::sip128::SipHasher13::new_with_keys(0x7031_3030, 0x6f_6e62_6f61_7264);
     h.write(external_user_id.as_bytes());
     siphasher::sip128::Hasher128::finish128(&h).as_u128()
 }
@@ -78,7 +78,10 @@ impl Ledger {
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
             .with_context(|| {
-                format!("{} is not a p100-onboard ledger (or is damaged)", path.display())
+                format!(
+                    "{} is not a p100-onboard ledger (or is damaged)",
+                    path.display()
+                )
             })?;
         if !mode.eq_ignore_ascii_case("wal") {
             bail!("could not switch the ledger {} to WAL mode", path.display());
@@ -101,9 +104,11 @@ impl Ledger {
     pub fn environment(&self) -> anyhow::Result<Option<String>> {
         Ok(self
             .conn
-            .query_row("SELECT value FROM meta WHERE key = 'environment'", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'environment'",
+                [],
+                |r| r.get(0),
+            )
             .optional()?)
     }
 

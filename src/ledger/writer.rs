@@ -292,8 +292,7 @@ impl Ctx<'_> {
             }
             Msg::Sending(src, _) => {
                 let current = self.current(&src.external_user_id)?;
-                if transition(current, Event::Sending).is_some()
-                    || current == Some(State::InFlight)
+                if transition(current, Event::Sending).is_some() || current == Some(State::InFlight)
                 {
                     self.upsert(src, State::InFlight)?;
                 } else {
@@ -352,7 +351,9 @@ impl Ctx<'_> {
                         self.now
                     ])?;
             }
-            Msg::EndRun { outcome, counts, .. } => {
+            Msg::EndRun {
+                outcome, counts, ..
+            } => {
                 self.tx
                     .prepare_cached(
                         "UPDATE runs SET ended_at = ?2, outcome = ?3, counts = ?4 WHERE id = ?1",
