@@ -114,7 +114,7 @@ impl Control {
 
     fn on_rate_limited(&mut self, pause: Duration, now: Instant) {
         let until = now + pause;
-        if self.paused_until.map_or(true, |t| t < until) {
+        if self.paused_until.is_none_or(|t| t < until) {
             self.paused_until = Some(until);
         }
         // Sending resumes after the pause, on a fresh grid.
