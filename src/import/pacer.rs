@@ -1,165 +1,218 @@
 //! The one rate limiter all workers share, and the pool-wide pause after a 429.
 //!
-//! The sending rate starts at `--rate`. A 429 pauses every worker until its
-//! `Retry-After` (capped) has passed and lowers the rate to what the server was
-//! accepting; while requests succeed the rate climbs back towards `--rate`, quickly
-//! up to the last rate the server accepted and slowly beyond it. A `--rate` set too
-//! high so converges on what the server allows.
+//! Sending slots lie on a fixed grid one period (`1 / rate`) apart. A worker reserves
+//! the next free slot and sleeps until it: a late wake-up (timers tick in
+//! milliseconds) never shifts later slots, so the pool sends at the rate itself, not
+//! a little below it. Slots that nobody claimed in time are lost, except for `burst`
+//! of them, which may then go back to back.
+//!
+//! The rate starts at `--rate`. A 429 pauses every worker until its `Retry-After`
+//! (capped) has passed, and remembers the rate as too fast: the pool falls back to
+//! the last rate that ran cleanly (half the refused one if none did). While requests
+//! succeed the rate climbs again in steps of 8 %, each held a second, and stops
+//! one step below a rate the server refused: a `--rate` set too high so converges,
+//! within 8 %, on what the server allows, after a few 429s, and then stays there.
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Shared by all workers.
 pub struct Pacer {
-    limiter: RwLock<Arc<DefaultDirectRateLimiter>>,
     state: Mutex<Control>,
-    burst: NonZeroU32,
-    target: f64,
     max_pause: Duration,
-}
-
-struct Control {
-    rate: f64,
-    /// The accepted rate measured when the last 429 arrived.
-    ceiling: Option<f64>,
-    paused_until: Option<Instant>,
-    last_change: Instant,
-    last_429: Option<Instant>,
-    window_start: Instant,
-    window_ok: u64,
-    last_window_rate: Option<f64>,
 }
 
 /// The lowest rate the controller goes down to, in requests per second.
 const MIN_RATE: f64 = 1.0;
+/// How long a rate must run without a 429 before it counts as good and the next step up is taken.
+const HOLD: Duration = Duration::from_secs(1);
+/// A step up; the pool stops climbing one step below a refused rate.
+const STEP: f64 = 1.08;
+/// A refused rate is retried after this long converged below it: limits change.
+const FORGET: Duration = Duration::from_secs(60);
+/// 429s this close to the one that slowed the pool are answers to requests sent before it.
+const SAME_BURST: Duration = Duration::from_millis(500);
 
-fn limiter(rate: f64, burst: NonZeroU32) -> Arc<DefaultDirectRateLimiter> {
-    let period = Duration::from_secs_f64(1.0 / rate.max(MIN_RATE));
-    let quota = Quota::with_period(period)
-        .expect("period is positive")
-        .allow_burst(burst);
-    Arc::new(RateLimiter::direct(quota))
+/// The pacer's state, driven by explicit instants so tests need no clock.
+#[derive(Debug)]
+struct Control {
+    /// Most the rate may reach: `--rate`.
+    target: f64,
+    burst: u32,
+    rate: f64,
+    period: Duration,
+    /// The next free slot on the grid.
+    next_slot: Instant,
+    paused_until: Option<Instant>,
+    last_change: Instant,
+    last_429: Option<Instant>,
+    /// The lowest rate the server recently answered with a 429.
+    too_fast: Option<f64>,
+    /// The highest rate that ran for [`HOLD`] without a 429.
+    good: Option<f64>,
+}
+
+fn period_of(rate: f64) -> Duration {
+    Duration::from_secs_f64(1.0 / rate.max(MIN_RATE))
+}
+
+impl Control {
+    fn new(rate: f64, burst: u32, now: Instant) -> Control {
+        Control {
+            target: rate,
+            burst: burst.max(1),
+            rate,
+            period: period_of(rate),
+            next_slot: now,
+            paused_until: None,
+            last_change: now,
+            last_429: None,
+            too_fast: None,
+            good: None,
+        }
+    }
+
+    fn paused_at(&self, now: Instant) -> Option<Instant> {
+        self.paused_until.filter(|t| *t > now)
+    }
+
+    /// Reserves the next slot: the grid's next one, or `now` after an idle spell
+    /// (less the burst's credit).
+    fn reserve(&mut self, now: Instant) -> Instant {
+        let credit = self.period.saturating_mul(self.burst - 1);
+        let earliest = now.checked_sub(credit).unwrap_or(now);
+        if self.next_slot < earliest {
+            self.next_slot = earliest;
+        }
+        let slot = self.next_slot;
+        self.next_slot += self.period;
+        slot
+    }
+
+    fn on_answer(&mut self, now: Instant) {
+        if self.rate >= self.target || now.duration_since(self.last_change) < HOLD {
+            return;
+        }
+        // This rate ran a whole HOLD without a 429.
+        self.good = Some(self.good.map_or(self.rate, |g| g.max(self.rate)));
+        let step = self.rate * STEP;
+        let next = match self.too_fast {
+            None => step,
+            // A whole step is worth a probe; a smaller one would cost a 429 for less.
+            Some(bad) if bad > step * (1.0 + 1e-9) => step,
+            Some(bad) => {
+                // Converged just below a refused rate. Try above it again after a while.
+                if now.duration_since(self.last_change) >= FORGET {
+                    self.too_fast = Some(bad * STEP);
+                    self.last_change = now;
+                }
+                return;
+            }
+        };
+        self.set_rate(next.min(self.target), now);
+    }
+
+    fn on_rate_limited(&mut self, pause: Duration, now: Instant) {
+        let until = now + pause;
+        if self.paused_until.is_none_or(|t| t < until) {
+            self.paused_until = Some(until);
+        }
+        // Sending resumes after the pause, on a fresh grid.
+        if self.next_slot < until {
+            self.next_slot = until;
+        }
+        // Many workers see the same burst of 429s: slow down once per burst.
+        if self
+            .last_429
+            .is_some_and(|t| now.duration_since(t) < SAME_BURST)
+        {
+            return;
+        }
+        self.last_429 = Some(now);
+        let refused = self.rate;
+        self.too_fast = Some(self.too_fast.map_or(refused, |b| b.min(refused)));
+        let next = match self.good {
+            Some(g) if g < refused => g,
+            // Refused at a rate that used to pass: the limit went down.
+            Some(_) => {
+                self.good = None;
+                refused / STEP
+            }
+            None => refused / 2.0,
+        };
+        self.set_rate(next.max(MIN_RATE), until);
+    }
+
+    fn set_rate(&mut self, rate: f64, at: Instant) {
+        if (rate - self.rate).abs() < f64::EPSILON {
+            self.last_change = at;
+            return;
+        }
+        self.rate = rate;
+        self.period = period_of(rate);
+        self.last_change = at;
+    }
 }
 
 impl Pacer {
     pub fn new(rate: f64, burst: u32, max_pause: Duration) -> Pacer {
-        let burst = NonZeroU32::new(burst.max(1)).expect("at least 1");
-        let now = Instant::now();
         Pacer {
-            limiter: RwLock::new(limiter(rate, burst)),
-            state: Mutex::new(Control {
-                rate,
-                ceiling: None,
-                paused_until: None,
-                last_change: now,
-                last_429: None,
-                window_start: now,
-                window_ok: 0,
-                last_window_rate: None,
-            }),
-            burst,
-            target: rate,
+            state: Mutex::new(Control::new(rate, burst, Instant::now())),
             max_pause,
         }
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Control> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The current sending rate, requests per second.
     pub fn rate(&self) -> f64 {
-        self.state.lock().expect("pacer lock").rate
+        self.lock().rate
     }
 
     /// When the pool is paused by a 429, until when.
     pub fn paused_until(&self) -> Option<Instant> {
-        let s = self.state.lock().expect("pacer lock");
-        s.paused_until.filter(|t| *t > Instant::now())
+        self.lock().paused_at(Instant::now())
     }
 
-    /// Waits out any pause, then for this worker's turn under the rate.
+    /// Waits out any pause, then for this worker's slot under the rate.
     pub async fn wait_turn(&self) {
         loop {
-            if let Some(until) = self.paused_until() {
-                tokio::time::sleep_until(until.into()).await;
-                continue;
-            }
-            let lim = self.limiter.read().expect("pacer lock").clone();
-            lim.until_ready().await;
-            // A 429 may have arrived while we waited: respect the pause it started.
-            if self.paused_until().is_none() {
-                return;
+            let turn = {
+                let mut s = self.lock();
+                let now = Instant::now();
+                match s.paused_at(now) {
+                    Some(until) => Err(until),
+                    None => Ok(s.reserve(now)),
+                }
+            };
+            match turn {
+                Err(until) => tokio::time::sleep_until(until.into()).await,
+                Ok(slot) => {
+                    if slot > Instant::now() {
+                        tokio::time::sleep_until(slot.into()).await;
+                    }
+                    // A 429 may have arrived while we waited: respect the pause it started.
+                    if self.paused_until().is_none() {
+                        return;
+                    }
+                }
             }
         }
     }
 
     /// A request was answered (anything but a 429).
     pub fn on_answer(&self) {
-        let mut s = self.state.lock().expect("pacer lock");
-        let now = Instant::now();
-        s.window_ok += 1;
-        let elapsed = now.duration_since(s.window_start);
-        if elapsed >= Duration::from_secs(1) {
-            s.last_window_rate = Some(s.window_ok as f64 / elapsed.as_secs_f64());
-            s.window_ok = 0;
-            s.window_start = now;
-        }
-        if s.rate >= self.target || now.duration_since(s.last_change) < Duration::from_secs(1) {
-            return;
-        }
-        let quiet = s
-            .last_429
-            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1));
-        if !quiet {
-            return;
-        }
-        let step = match s.ceiling {
-            Some(c) if s.rate < c * 0.98 => 1.10,
-            Some(_) => 1.01,
-            None => 1.10,
-        };
-        let next = (s.rate * step).max(s.rate + 1.0).min(self.target);
-        self.set_rate(&mut s, next, now);
+        self.lock().on_answer(Instant::now());
     }
 
     /// A 429 arrived: pause everyone and slow down.
     pub fn on_rate_limited(&self, retry_after: Option<Duration>) {
-        let mut s = self.state.lock().expect("pacer lock");
-        let now = Instant::now();
         let pause = retry_after
             .unwrap_or(Duration::from_secs(1))
             .min(self.max_pause);
-        let until = now + pause;
-        if s.paused_until.is_none_or(|t| t < until) {
-            s.paused_until = Some(until);
-        }
-        // Many workers see the same burst of 429s: slow down once per burst.
-        if s.last_429
-            .is_some_and(|t| now.duration_since(t) < Duration::from_millis(500))
-        {
-            return;
-        }
-        s.last_429 = Some(now);
-        let elapsed = now.duration_since(s.window_start).as_secs_f64();
-        let accepted = if elapsed >= 0.25 {
-            Some(s.window_ok as f64 / elapsed)
-        } else {
-            s.last_window_rate
-        };
-        let mut next = s.rate * 0.9;
-        if let Some(acc) = accepted.filter(|a| *a >= MIN_RATE) {
-            next = next.min(acc * 0.95);
-            s.ceiling = Some(acc);
-        }
-        self.set_rate(&mut s, next.max(MIN_RATE), now);
-    }
-
-    fn set_rate(&self, s: &mut Control, rate: f64, now: Instant) {
-        if (rate - s.rate).abs() < f64::EPSILON {
-            return;
-        }
-        s.rate = rate;
-        s.last_change = now;
-        *self.limiter.write().expect("pacer lock") = limiter(rate, self.burst);
+        self.lock().on_rate_limited(pause, Instant::now());
     }
 }
 
@@ -197,5 +250,75 @@ mod tests {
             until <= Instant::now() + Duration::from_millis(200),
             "pause is capped"
         );
+    }
+
+    #[test]
+    fn slots_stay_one_period_apart_however_late_the_workers_wake() {
+        let t0 = Instant::now();
+        let mut c = Control::new(200.0, 1, t0);
+        let ms = Duration::from_millis;
+        assert_eq!(c.reserve(t0), t0);
+        // Asked 0.9 ms late each time: the grid does not drift.
+        assert_eq!(c.reserve(t0 + Duration::from_micros(900)), t0 + ms(5));
+        assert_eq!(
+            c.reserve(t0 + ms(5) + Duration::from_micros(900)),
+            t0 + ms(10)
+        );
+        // After an idle spell, no credit beyond the burst of 1.
+        assert_eq!(c.reserve(t0 + ms(100)), t0 + ms(100));
+        assert_eq!(c.reserve(t0 + ms(100)), t0 + ms(105));
+    }
+
+    #[test]
+    fn a_burst_lets_that_many_requests_go_back_to_back_after_idling() {
+        let t0 = Instant::now();
+        let mut c = Control::new(100.0, 3, t0);
+        let later = t0 + Duration::from_secs(1);
+        let slots: Vec<_> = (0..4).map(|_| c.reserve(later)).collect();
+        assert!(slots[..3].iter().all(|s| *s <= later), "{slots:?}");
+        assert_eq!(slots[3], later + Duration::from_millis(10));
+    }
+
+    /// Drives the controller against a server allowing `limit`/s: every second at a
+    /// rate above the limit ends with a 429 and a one-second pause.
+    fn converge(target: f64, limit: f64) -> (f64, u32) {
+        let t0 = Instant::now();
+        let mut c = Control::new(target, 1, t0);
+        let mut now = t0;
+        let mut refusals = 0;
+        for _ in 0..40 {
+            if c.rate > limit {
+                refusals += 1;
+                c.on_rate_limited(Duration::from_secs(1), now);
+                now += Duration::from_secs(1);
+            } else {
+                now += Duration::from_millis(1100);
+                c.on_answer(now);
+            }
+        }
+        (c.rate, refusals)
+    }
+
+    #[test]
+    fn a_rate_set_too_high_settles_one_step_below_the_limit_after_few_429s() {
+        for (target, limit) in [
+            (400.0, 100.0),
+            (400.0, 120.0),
+            (1000.0, 150.0),
+            (50.0, 47.0),
+        ] {
+            let (rate, refusals) = converge(target, limit);
+            assert!(
+                rate <= limit && rate >= limit / STEP,
+                "{target} → {limit}: {rate}"
+            );
+            assert!(refusals <= 6, "{target} → {limit}: {refusals} 429s");
+        }
+    }
+
+    #[test]
+    fn without_429s_the_rate_stays_at_the_target() {
+        let (rate, refusals) = converge(200.0, 1000.0);
+        assert_eq!((rate, refusals), (200.0, 0));
     }
 }

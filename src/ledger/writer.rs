@@ -5,11 +5,19 @@
 //! marks are acknowledged only after their transaction commits, so no request leaves
 //! before its `in_flight` row is on disk. If a commit fails (disk full, read-only
 //! file) every later acknowledgement fails too and the import stops sending.
+//!
+//! Two shortcuts keep the thread from being the pipeline's bottleneck. The writer
+//! remembers the state it last wrote for each row still moving (pending or in
+//! flight), so the state checks of `Sending` and `Finish` need no query; it owns the
+//! connection, so nothing else can have changed those rows. And a `Planned` whose
+//! row is marked `Sending` later in the same transaction is not written on its own:
+//! the row goes straight to `in_flight`, which is what the commit would leave anyway.
 
 use super::state::{transition, Event, State};
 use super::store::{Fingerprint, Ledger};
 use anyhow::Context;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
 
 /// Where a row came from.
@@ -152,6 +160,7 @@ fn start_run(conn: &mut Connection, run: &RunStart) -> anyhow::Result<i64> {
 fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, run_id: i64, file: String) {
     let mut broken: Option<String> = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut moving = Moving::default();
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -162,7 +171,9 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, run_id: i64, f
         }
         let mut acks = Vec::new();
         if broken.is_none() {
-            if let Err(e) = apply_batch(&mut conn, &mut batch, &mut acks, run_id, &file) {
+            if let Err(e) =
+                apply_batch(&mut conn, &mut batch, &mut acks, &mut moving, run_id, &file)
+            {
                 broken = Some(format!("writing the ledger failed: {e:#}"));
             }
         } else {
@@ -189,10 +200,32 @@ fn ack_of(m: Msg) -> Option<Ack> {
     }
 }
 
+/// The ledger state of each row that is pending or in flight in this run, as the
+/// writer last wrote it. Rows leave it when they settle, so it holds about as many
+/// rows as the queue and the pool, whatever the file's size.
+#[derive(Default)]
+struct Moving(HashMap<String, State>);
+
+impl Moving {
+    fn wrote(&mut self, id: &str, state: State) {
+        if matches!(state, State::Pending | State::InFlight) {
+            match self.0.get_mut(id) {
+                Some(s) => *s = state,
+                None => {
+                    self.0.insert(id.to_string(), state);
+                }
+            }
+        } else {
+            self.0.remove(id);
+        }
+    }
+}
+
 fn apply_batch(
     conn: &mut Connection,
     batch: &mut Vec<Msg>,
     acks: &mut Vec<Ack>,
+    moving: &mut Moving,
     run_id: i64,
     file: &str,
 ) -> anyhow::Result<()> {
@@ -200,17 +233,40 @@ fn apply_batch(
     let now: String = tx.query_row("SELECT strftime('%Y-%m-%dT%H:%M:%fZ','now')", [], |r| {
         r.get(0)
     })?;
+    // Rows marked `Sending` in this batch, and where.
+    let mut sending: HashMap<&str, usize> = HashMap::new();
+    for (i, m) in batch.iter().enumerate() {
+        if let Msg::Sending(src, _) = m {
+            sending.entry(src.external_user_id.as_str()).or_insert(i);
+        }
+    }
     let mut ctx = Ctx {
         tx: &tx,
         run_id,
         file,
         now: &now,
+        moving,
+        deferred: HashMap::new(),
     };
     let mut result = Ok(());
-    for m in batch.drain(..) {
-        if result.is_ok() {
-            result = ctx.apply(&m);
+    for (i, m) in batch.iter().enumerate() {
+        let sent_later = match m {
+            Msg::Planned(src) => sending
+                .get(src.external_user_id.as_str())
+                .is_some_and(|at| *at > i),
+            _ => false,
+        };
+        result = ctx.apply(m, sent_later);
+        if result.is_err() {
+            break;
         }
+    }
+    if result.is_ok() {
+        result = ctx.flush_deferred();
+    }
+    drop(ctx);
+    drop(sending);
+    for m in batch.drain(..) {
         if let Some(ack) = ack_of(m) {
             acks.push(ack);
         }
@@ -225,10 +281,16 @@ struct Ctx<'a> {
     run_id: i64,
     file: &'a str,
     now: &'a str,
+    moving: &'a mut Moving,
+    /// `Planned` rows not written yet: a `Sending` for them follows in this batch.
+    deferred: HashMap<String, Source>,
 }
 
 impl Ctx<'_> {
     fn current(&self, id: &str) -> rusqlite::Result<Option<State>> {
+        if let Some(s) = self.moving.0.get(id) {
+            return Ok(Some(*s));
+        }
         let s: Option<String> = self
             .tx
             .prepare_cached("SELECT state FROM rows WHERE external_user_id = ?1")?
@@ -237,7 +299,28 @@ impl Ctx<'_> {
         Ok(s.and_then(|s| s.parse().ok()))
     }
 
-    fn upsert(&self, src: &Source, state: State) -> rusqlite::Result<()> {
+    /// Writes a deferred `Planned` row before anything else touches it.
+    fn undefer(&mut self, id: &str) -> rusqlite::Result<()> {
+        if let Some(src) = self.deferred.remove(id) {
+            self.write_upsert(&src, State::Pending)?;
+        }
+        Ok(())
+    }
+
+    fn flush_deferred(&mut self) -> anyhow::Result<()> {
+        for (_, src) in std::mem::take(&mut self.deferred) {
+            self.write_upsert(&src, State::Pending)?;
+        }
+        Ok(())
+    }
+
+    fn upsert(&mut self, src: &Source, state: State) -> rusqlite::Result<()> {
+        self.write_upsert(src, state)?;
+        self.moving.wrote(&src.external_user_id, state);
+        Ok(())
+    }
+
+    fn write_upsert(&self, src: &Source, state: State) -> rusqlite::Result<()> {
         self.tx
             .prepare_cached(
                 "INSERT INTO rows(external_user_id, state, source_file, source_line, fingerprint, \
@@ -259,15 +342,25 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn apply(&mut self, m: &Msg) -> anyhow::Result<()> {
+    /// Applies one message. `sent_later`: a `Planned` whose row is marked `Sending`
+    /// later in this batch, so its own write can wait for (and fold into) that one.
+    fn apply(&mut self, m: &Msg, sent_later: bool) -> anyhow::Result<()> {
         match m {
             Msg::Planned(src) => {
+                self.undefer(&src.external_user_id)?;
                 if let Some(next) = transition(self.current(&src.external_user_id)?, Event::Planned)
                 {
-                    self.upsert(src, next)?;
+                    if sent_later {
+                        self.moving.wrote(&src.external_user_id, next);
+                        self.deferred
+                            .insert(src.external_user_id.clone(), src.clone());
+                    } else {
+                        self.upsert(src, next)?;
+                    }
                 }
             }
             Msg::Invalid(src, message) => {
+                self.undefer(&src.external_user_id)?;
                 let current = self.current(&src.external_user_id)?;
                 if let Some(next) = transition(current, Event::FoundInvalid)
                     .or((current == Some(State::Invalid)).then_some(State::Invalid))
@@ -281,8 +374,11 @@ impl Ctx<'_> {
                         )?
                         .execute(params![src.external_user_id, message])?;
                 }
+                // An invalid row is settled for this run.
+                self.moving.0.remove(&src.external_user_id);
             }
             Msg::ChangedAfterCreation(id) => {
+                self.undefer(id)?;
                 self.tx
                     .prepare_cached(
                         "UPDATE rows SET changed_after_creation = 1 WHERE external_user_id = ?1",
@@ -290,6 +386,8 @@ impl Ctx<'_> {
                     .execute([id])?;
             }
             Msg::Sending(src, _) => {
+                // A deferred `Planned` is superseded: the upsert below writes the row whole.
+                self.deferred.remove(&src.external_user_id);
                 let current = self.current(&src.external_user_id)?;
                 if transition(current, Event::Sending).is_some() || current == Some(State::InFlight)
                 {
@@ -303,6 +401,7 @@ impl Ctx<'_> {
                 }
             }
             Msg::Attempt(a) => {
+                self.undefer(&a.external_user_id)?;
                 self.tx
                     .prepare_cached(
                         "INSERT INTO attempts(run_id, external_user_id, at, latency_ms, \
@@ -319,11 +418,13 @@ impl Ctx<'_> {
                     ])?;
             }
             Msg::Finish(id, event, r) => {
+                self.undefer(id)?;
                 let current = self.current(id)?;
                 let Some(next) = transition(current, *event).or(current) else {
                     return Ok(());
                 };
                 if current == Some(State::Created) {
+                    self.moving.0.remove(id.as_str());
                     return Ok(());
                 }
                 self.tx
@@ -349,6 +450,7 @@ impl Ctx<'_> {
                         self.run_id,
                         self.now
                     ])?;
+                self.moving.wrote(id, next);
             }
             Msg::EndRun {
                 outcome,
@@ -372,5 +474,97 @@ impl Ctx<'_> {
             Msg::Flush(_) => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src(id: &str) -> Source {
+        Source {
+            external_user_id: id.to_string(),
+            line: 2,
+            fingerprint: Fingerprint(7),
+        }
+    }
+
+    fn state(conn: &Connection, id: &str) -> Option<String> {
+        conn.query_row(
+            "SELECT state FROM rows WHERE external_user_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()
+        .unwrap()
+    }
+
+    #[test]
+    fn a_planned_row_sent_in_the_same_batch_is_written_once_and_ends_in_flight() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::open(&dir.path().join("l.db"), true).unwrap();
+        let run = RunStart {
+            file: "f.csv".into(),
+            file_sha256: None,
+            environment: "test".into(),
+            options: serde_json::json!({}),
+        };
+        let run_id = start_run(&mut ledger.conn, &run).unwrap();
+        let mut conn = ledger.conn;
+        let mut moving = Moving::default();
+        let (ack, _done) = oneshot::channel();
+        let mut batch = vec![
+            Msg::Planned(src("a")),
+            Msg::Planned(src("b")),
+            Msg::Sending(src("a"), ack),
+        ];
+        let mut acks = Vec::new();
+        apply_batch(
+            &mut conn,
+            &mut batch,
+            &mut acks,
+            &mut moving,
+            run_id,
+            "f.csv",
+        )
+        .unwrap();
+        assert_eq!(acks.len(), 1);
+        assert_eq!(state(&conn, "a").as_deref(), Some("in_flight"));
+        assert_eq!(state(&conn, "b").as_deref(), Some("pending"));
+
+        let mut batch = vec![Msg::Finish(
+            "a".into(),
+            Event::Created,
+            Box::new(RowResult {
+                attempts: 1,
+                ..RowResult::default()
+            }),
+        )];
+        apply_batch(
+            &mut conn,
+            &mut batch,
+            &mut acks,
+            &mut moving,
+            run_id,
+            "f.csv",
+        )
+        .unwrap();
+        assert_eq!(state(&conn, "a").as_deref(), Some("created"));
+        assert!(!moving.0.contains_key("a"), "a settled row is forgotten");
+        assert_eq!(moving.0.get("b"), Some(&State::Pending));
+
+        // A settled row's state comes from the ledger again: a created row is never resent.
+        let (ack, _done) = oneshot::channel();
+        let mut batch = vec![Msg::Sending(src("a"), ack)];
+        let refused = apply_batch(
+            &mut conn,
+            &mut batch,
+            &mut acks,
+            &mut moving,
+            run_id,
+            "f.csv",
+        );
+        assert!(refused.is_err());
+        assert_eq!(state(&conn, "a").as_deref(), Some("created"));
     }
 }
