@@ -1,10 +1,11 @@
-//! The one rate limiter all workers share, and the pool-wide pause after a 429.
+//! The one rate limiter all workers share (a `governor` GCRA limiter), and the
+//! pool-wide pause after a 429.
 //!
-//! Sending slots lie on a fixed grid one period (`1 / rate`) apart. A worker reserves
-//! the next free slot and sleeps until it: a late wake-up (timers tick in
-//! milliseconds) never shifts later slots, so the pool sends at the rate itself, not
-//! a little below it. Slots that nobody claimed in time are lost, except for `burst`
-//! of them, which may then go back to back.
+//! Requests are paced one period (`1 / rate`) apart. The limiter tolerates one period
+//! more than `--burst`: tokio's timers wake a waiter up to a millisecond late, and
+//! without that slack every late wake-up would push all later requests back (a
+//! `--rate 200` would send about 196/s). With it, a late request is made up by the
+//! next one, so the pool sends at the rate itself, never above it on average.
 //!
 //! The rate starts at `--rate`. A 429 pauses every worker until its `Retry-After`
 //! (capped) has passed, and remembers the rate as too fast: the pool falls back to
@@ -13,13 +14,25 @@
 //! one step below a rate the server refused: a `--rate` set too high so converges,
 //! within 8 %, on what the server allows, after a few 429s, and then stays there.
 
-use std::sync::Mutex;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 /// Shared by all workers.
 pub struct Pacer {
     state: Mutex<Control>,
+    /// Rebuilt when the controller changes the rate.
+    limiter: RwLock<Arc<DefaultDirectRateLimiter>>,
     max_pause: Duration,
+}
+
+/// The limiter's quota for `rate` and `--burst`, with one period of slack for late wake-ups.
+fn quota(rate: f64, burst: u32) -> Quota {
+    let burst = NonZeroU32::new(burst.max(1).saturating_add(1)).expect("at least 2");
+    Quota::with_period(period_of(rate))
+        .expect("a positive period")
+        .allow_burst(burst)
 }
 
 /// The lowest rate the controller goes down to, in requests per second.
@@ -40,9 +53,6 @@ struct Control {
     target: f64,
     burst: u32,
     rate: f64,
-    period: Duration,
-    /// The next free slot on the grid.
-    next_slot: Instant,
     paused_until: Option<Instant>,
     last_change: Instant,
     last_429: Option<Instant>,
@@ -62,8 +72,6 @@ impl Control {
             target: rate,
             burst: burst.max(1),
             rate,
-            period: period_of(rate),
-            next_slot: now,
             paused_until: None,
             last_change: now,
             last_429: None,
@@ -74,19 +82,6 @@ impl Control {
 
     fn paused_at(&self, now: Instant) -> Option<Instant> {
         self.paused_until.filter(|t| *t > now)
-    }
-
-    /// Reserves the next slot: the grid's next one, or `now` after an idle spell
-    /// (less the burst's credit).
-    fn reserve(&mut self, now: Instant) -> Instant {
-        let credit = self.period.saturating_mul(self.burst - 1);
-        let earliest = now.checked_sub(credit).unwrap_or(now);
-        if self.next_slot < earliest {
-            self.next_slot = earliest;
-        }
-        let slot = self.next_slot;
-        self.next_slot += self.period;
-        slot
     }
 
     fn on_answer(&mut self, now: Instant) {
@@ -117,10 +112,6 @@ impl Control {
         if self.paused_until.is_none_or(|t| t < until) {
             self.paused_until = Some(until);
         }
-        // Sending resumes after the pause, on a fresh grid.
-        if self.next_slot < until {
-            self.next_slot = until;
-        }
         // Many workers see the same burst of 429s: slow down once per burst.
         if self
             .last_429
@@ -149,7 +140,6 @@ impl Control {
             return;
         }
         self.rate = rate;
-        self.period = period_of(rate);
         self.last_change = at;
     }
 }
@@ -158,6 +148,7 @@ impl Pacer {
     pub fn new(rate: f64, burst: u32, max_pause: Duration) -> Pacer {
         Pacer {
             state: Mutex::new(Control::new(rate, burst, Instant::now())),
+            limiter: RwLock::new(Arc::new(RateLimiter::direct(quota(rate, burst)))),
             max_pause,
         }
     }
@@ -176,35 +167,29 @@ impl Pacer {
         self.lock().paused_at(Instant::now())
     }
 
-    /// Waits out any pause, then for this worker's slot under the rate.
+    /// Waits out any pause, then for this worker's turn under the rate.
     pub async fn wait_turn(&self) {
         loop {
-            let turn = {
-                let mut s = self.lock();
-                let now = Instant::now();
-                match s.paused_at(now) {
-                    Some(until) => Err(until),
-                    None => Ok(s.reserve(now)),
-                }
-            };
-            match turn {
-                Err(until) => tokio::time::sleep_until(until.into()).await,
-                Ok(slot) => {
-                    if slot > Instant::now() {
-                        tokio::time::sleep_until(slot.into()).await;
-                    }
-                    // A 429 may have arrived while we waited: respect the pause it started.
-                    if self.paused_until().is_none() {
-                        return;
-                    }
-                }
+            if let Some(until) = self.paused_until() {
+                tokio::time::sleep_until(until.into()).await;
+                continue;
+            }
+            let limiter = self
+                .limiter
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            limiter.until_ready().await;
+            // A 429 may have arrived while we waited: respect the pause it started.
+            if self.paused_until().is_none() {
+                return;
             }
         }
     }
 
     /// A request was answered (anything but a 429).
     pub fn on_answer(&self) {
-        self.lock().on_answer(Instant::now());
+        self.control(|c, now| c.on_answer(now));
     }
 
     /// A 429 arrived: pause everyone and slow down.
@@ -212,7 +197,18 @@ impl Pacer {
         let pause = retry_after
             .unwrap_or(Duration::from_secs(1))
             .min(self.max_pause);
-        self.lock().on_rate_limited(pause, Instant::now());
+        self.control(|c, now| c.on_rate_limited(pause, now));
+    }
+
+    /// Runs the controller and gives the limiter the new rate if it changed.
+    fn control(&self, f: impl FnOnce(&mut Control, Instant)) {
+        let mut c = self.lock();
+        let before = c.rate;
+        f(&mut c, Instant::now());
+        if c.rate != before {
+            let limiter = Arc::new(RateLimiter::direct(quota(c.rate, c.burst)));
+            *self.limiter.write().unwrap_or_else(|e| e.into_inner()) = limiter;
+        }
     }
 }
 
@@ -252,31 +248,49 @@ mod tests {
         );
     }
 
-    #[test]
-    fn slots_stay_one_period_apart_however_late_the_workers_wake() {
-        let t0 = Instant::now();
-        let mut c = Control::new(200.0, 1, t0);
-        let ms = Duration::from_millis;
-        assert_eq!(c.reserve(t0), t0);
-        // Asked 0.9 ms late each time: the grid does not drift.
-        assert_eq!(c.reserve(t0 + Duration::from_micros(900)), t0 + ms(5));
-        assert_eq!(
-            c.reserve(t0 + ms(5) + Duration::from_micros(900)),
-            t0 + ms(10)
-        );
-        // After an idle spell, no credit beyond the burst of 1.
-        assert_eq!(c.reserve(t0 + ms(100)), t0 + ms(100));
-        assert_eq!(c.reserve(t0 + ms(100)), t0 + ms(105));
+    /// Permits a limiter grants in one simulated second when every waiter wakes
+    /// `late` after the instant it was told.
+    fn permits_in_one_second(rate: f64, burst: u32, late: Duration) -> u32 {
+        use governor::clock::{Clock, FakeRelativeClock};
+        let clock = FakeRelativeClock::default();
+        let limiter = RateLimiter::direct_with_clock(quota(rate, burst), clock.clone());
+        let mut elapsed = Duration::ZERO;
+        let mut granted = 0;
+        while elapsed < Duration::from_secs(1) {
+            match limiter.check() {
+                Ok(()) => granted += 1,
+                Err(not_until) => {
+                    let wait = not_until.wait_time_from(clock.now()) + late;
+                    clock.advance(wait);
+                    elapsed += wait;
+                }
+            }
+        }
+        granted
     }
 
     #[test]
-    fn a_burst_lets_that_many_requests_go_back_to_back_after_idling() {
-        let t0 = Instant::now();
-        let mut c = Control::new(100.0, 3, t0);
-        let later = t0 + Duration::from_secs(1);
-        let slots: Vec<_> = (0..4).map(|_| c.reserve(later)).collect();
-        assert!(slots[..3].iter().all(|s| *s <= later), "{slots:?}");
-        assert_eq!(slots[3], later + Duration::from_millis(10));
+    fn late_wake_ups_do_not_lower_the_rate() {
+        for late_us in [0, 300, 900, 1000] {
+            let granted = permits_in_one_second(200.0, 1, Duration::from_micros(late_us));
+            // 200 in the second, plus at most the slack the first instant allows.
+            assert!(
+                (200..=202).contains(&granted),
+                "{late_us}µs late: {granted}"
+            );
+        }
+    }
+
+    #[test]
+    fn after_idling_at_most_burst_and_one_go_back_to_back() {
+        use governor::clock::FakeRelativeClock;
+        for burst in [1, 3] {
+            let clock = FakeRelativeClock::default();
+            let limiter = RateLimiter::direct_with_clock(quota(100.0, burst), clock.clone());
+            clock.advance(Duration::from_secs(5));
+            let back_to_back = (0..10).take_while(|_| limiter.check().is_ok()).count();
+            assert_eq!(back_to_back as u32, burst + 1);
+        }
     }
 
     /// Drives the controller against a server allowing `limit`/s: every second at a

@@ -505,7 +505,6 @@ mod tests {
         let mut ledger = Ledger::open(&dir.path().join("l.db"), true).unwrap();
         let run = RunStart {
             file: "f.csv".into(),
-            file_sha256: None,
             environment: "test".into(),
             options: serde_json::json!({}),
         };
