@@ -15,7 +15,6 @@ use anyhow::Context;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// Runs one import to its end (or to a clean stop when `shutdown` fires).
@@ -72,7 +71,7 @@ pub async fn run(
     ));
     tracing::info!(file = %file, environment = %environment, run_id, "import started");
 
-    let (jobs_tx, jobs_rx) = mpsc::channel::<Job>(cfg.concurrency * 2);
+    let (jobs_tx, jobs_rx) = async_channel::bounded::<Job>(cfg.concurrency * 2);
     let reader = {
         let writer = writer.clone();
         let tally = tally.clone();
@@ -82,7 +81,6 @@ pub async fn run(
             .name("csv-reader".into())
             .spawn(move || feed(source, known, only_failed, &writer, &jobs_tx, &tally, &stop))?
     };
-    let jobs_rx = Arc::new(tokio::sync::Mutex::new(jobs_rx));
     let workers: Vec<_> = (0..cfg.concurrency)
         .map(|_| tokio::spawn(super::worker::work(shared.clone(), jobs_rx.clone())))
         .collect();
@@ -177,7 +175,7 @@ fn feed(
     known: HashMap<u128, Known>,
     only_failed: bool,
     writer: &Writer,
-    jobs: &mpsc::Sender<Job>,
+    jobs: &async_channel::Sender<Job>,
     tally: &Tally,
     stop: &CancellationToken,
 ) -> anyhow::Result<()> {
@@ -195,7 +193,7 @@ fn feed(
                 if job.kind == SendKind::New {
                     writer.blocking_send(Msg::Planned(job.src.clone()))?;
                 }
-                if jobs.blocking_send(*job).is_err() {
+                if jobs.send_blocking(*job).is_err() {
                     break; // the pool has stopped
                 }
             }

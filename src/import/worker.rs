@@ -82,19 +82,14 @@ impl Shared {
     }
 }
 
-/// Takes jobs until the queue closes or the run stops.
-pub async fn work(
-    shared: Arc<Shared>,
-    jobs: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Job>>>,
-) {
+/// Takes jobs until the queue closes or the run stops. The queue is multi-consumer:
+/// idle workers wait on it side by side, not behind one lock.
+pub async fn work(shared: Arc<Shared>, jobs: async_channel::Receiver<Job>) {
     loop {
-        let job = {
-            let mut rx = jobs.lock().await;
-            tokio::select! {
-                biased;
-                _ = shared.stop.cancelled() => None,
-                job = rx.recv() => job,
-            }
+        let job = tokio::select! {
+            biased;
+            _ = shared.stop.cancelled() => None,
+            job = jobs.recv() => job.ok(),
         };
         let Some(job) = job else { break };
         send_row(&shared, job).await;
