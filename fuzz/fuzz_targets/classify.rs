@@ -14,8 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let split = usize::from(data[2]).min(data.len() - 3);
     let rest = &data[3..];
     let (header, body) = rest.split_at(split.min(rest.len()));
-    let retry_after = (data[2] & 1 == 1)
-        .then(|| String::from_utf8_lossy(header).into_owned());
+    let retry_after = (data[2] & 1 == 1).then(|| String::from_utf8_lossy(header).into_owned());
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let outcome = classify(status, retry_after.as_deref(), body, now);
     match &outcome {
@@ -35,9 +34,15 @@ fuzz_target!(|data: &[u8]| {
         Outcome::Rejected { .. } | Outcome::AlreadyExists => {}
     }
     if (200..300).contains(&status) {
-        assert!(matches!(outcome, Outcome::Created { .. }), "2xx always means created");
+        assert!(
+            matches!(outcome, Outcome::Created { .. }),
+            "2xx always means created"
+        );
     }
     if status == 401 {
-        assert!(matches!(outcome, Outcome::Fatal { .. }), "401 always stops the run");
+        assert!(
+            matches!(outcome, Outcome::Fatal { .. }),
+            "401 always stops the run"
+        );
     }
 });
