@@ -75,7 +75,7 @@ fn assert_no_panic(what: &str, out: &Output) {
 // ---------------------------------------------------------------------------
 
 #[test]
-fn an_import_killed_at_ten_random_moments_under_faults_and_drops_creates_every_row_exactly_once() {
+fn an_import_killed_at_random_moments_under_faults_and_drops_creates_every_row_exactly_once() {
     let rows: u32 = env_or("CHAOS_ROWS", 2000);
     let kills_wanted: u32 = env_or("CHAOS_KILLS", 10);
     let seed: u64 = env_or("CHAOS_SEED", rand::random());
