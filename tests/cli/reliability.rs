@@ -1257,3 +1257,105 @@ fn a_ledger_that_cannot_be_written_stops_the_run_and_no_request_leaves_unmarked(
     assert_eq!(ids_in_state(&db, "created"), expected);
     assert_eq!(sb.snapshot().created as usize, expected.len());
 }
+
+// ---------------------------------------------------------------------------
+// 2b. A gateway's Retry-After on a 503 cannot stall the run.
+// ---------------------------------------------------------------------------
+
+/// A loopback server answering every request with `response`; counts requests.
+fn canned_server(response: &'static str) -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                // Headers, then as much body as Content-Length says.
+                let body_start = loop {
+                    let Ok(n) = stream.read(&mut chunk) else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                };
+                let head = String::from_utf8_lossy(&buf[..body_start]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                while buf.len() < body_start + length {
+                    match stream.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = stream.write_all(response.as_bytes());
+            });
+        }
+    });
+    (url, hits)
+}
+
+#[test]
+fn a_retry_after_of_an_hour_on_a_gateway_503_does_not_hold_the_run_for_an_hour() {
+    let (url, hits) = canned_server(
+        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 3600\r\nContent-Type: text/html\r\n\
+         Content-Length: 19\r\nConnection: close\r\n\r\n<html>down</html>\r\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let input = subset_of_customers(dir.path(), "in.csv", 1..3);
+    let db = dir.path().join("l.db");
+    let mut cmd = process();
+    cmd.arg("import")
+        .arg(&input)
+        .arg("--ledger")
+        .arg(&db)
+        .args(["--base-url", &url, "--max-attempts", "2"])
+        .args([
+            "--backoff-base",
+            "1ms",
+            "--backoff-cap",
+            "20ms",
+            "--max-pause",
+            "1s",
+        ]);
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let sent = hits.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        status.is_some(),
+        "after {sent} requests the run was still waiting 10 s later: a 503's Retry-After \
+         is honoured without the --max-pause/--backoff-cap bound"
+    );
+    assert_eq!(
+        status.unwrap().code(),
+        Some(1),
+        "the rows end failed, for the next run"
+    );
+    assert_eq!(sent, 4, "two rows, two attempts each");
+    assert_eq!(ids_in_state(&db, "failed").len(), 2);
+}
