@@ -4,10 +4,12 @@
 # nightly flags, which RUSTC_BOOTSTRAP=1 unlocks on stable.
 #   .ci/fuzz.sh          # CI: 60 s per target
 #   .ci/fuzz.sh 600      # locally: 10 minutes per target
+#   FUZZ_SANITIZER=none .ci/fuzz.sh   # faster build and runs, panics only
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
 seconds="${1:-60}"
+sanitizer="${FUZZ_SANITIZER:-address}"
 export RUSTC_BOOTSTRAP=1
 export CARGO_TERM_COLOR=never
 
@@ -27,6 +29,6 @@ printf '\xad\x01\x03  2<html>' > corpus/classify/seed-429
 
 for target in csv_reader classify; do
     echo "== cargo fuzz run $target (${seconds}s)"
-    cargo fuzz run --fuzz-dir . "$target" "corpus/$target" -- \
+    cargo fuzz run --fuzz-dir . --sanitizer "$sanitizer" "$target" "corpus/$target" -- \
         -max_total_time="$seconds" -rss_limit_mb=4096 -print_final_stats=1
 done
