@@ -238,6 +238,33 @@ fn an_import_killed_at_random_moments_under_faults_and_drops_creates_every_row_e
     );
 }
 
+#[test]
+fn without_kills_the_reconciled_rows_are_exactly_the_dropped_connections() {
+    let sb = TestSandbox::start(SandboxConfig {
+        latency: Some(Latency::Uniform(
+            Duration::from_millis(1),
+            Duration::from_millis(5),
+        )),
+        fault_rate: 0.1,
+        drop_rate: 0.05,
+        seed: Some(5),
+        ..SandboxConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("drops.db");
+    let file = sample_file(dir.path(), 500, 5);
+    let out = run(import_process(&sb, &file, &db));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout_text(&out));
+    let stats = sb.snapshot();
+    assert!(stats.dropped > 0, "{stats:?}");
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM rows WHERE reconciled = 1"),
+        stats.dropped
+    );
+    assert_eq!(ids_in_state(&db, "created"), ids_of_file(&file));
+    assert_eq!(stats.created, 500);
+}
+
 // ---------------------------------------------------------------------------
 // 2. Fault storm: half the requests fail, some hang past the client's timeout.
 // ---------------------------------------------------------------------------
