@@ -148,3 +148,61 @@ pub fn subset_of_customers(dir: &Path, name: &str, rows: std::ops::Range<usize>)
     std::fs::write(&p, out).unwrap();
     p
 }
+
+/// What the sandbox has counted so far, read in-process (no HTTP round trip), for
+/// tests that poll while an import runs.
+impl TestSandbox {
+    pub fn snapshot(&self) -> p100_onboard::sandbox::StatsSnapshot {
+        self.sandbox.as_ref().expect("sandbox running").stats()
+    }
+}
+
+/// The real binary as a plain process, for tests that kill or race it: a clean
+/// environment, the sandbox's key, output discarded unless the test redirects it.
+pub fn process() -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("p100-onboard"));
+    for var in ["P100_API_KEY", "P100_BASE_URL", "P100_LEDGER", "NO_COLOR"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("P100_API_KEY", DEMO_API_KEY)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    cmd
+}
+
+/// A synthetic file of `rows` valid customers, written by the real `sample` command.
+pub fn sample_file(dir: &Path, rows: u32, seed: u64) -> PathBuf {
+    let path = dir.join(format!("sample-{rows}-{seed}.csv"));
+    bin()
+        .args([
+            "sample",
+            "--rows",
+            &rows.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "-o",
+        ])
+        .arg(&path)
+        .assert()
+        .code(0);
+    path
+}
+
+/// The externalUserIds of a CSV file whose first column is the id.
+pub fn ids_of_file(path: &Path) -> BTreeSet<String> {
+    let mut rdr = csv::Reader::from_path(path).expect("csv opens");
+    rdr.records()
+        .map(|r| r.expect("csv record")[0].to_string())
+        .collect()
+}
+
+/// Standard error of a finished command, as text.
+pub fn stderr_text(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Standard output of a finished command, as text.
+pub fn stdout_text(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
