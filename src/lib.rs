@@ -11,6 +11,7 @@
 //! - [`ledger`]: the SQLite ledger: migrations, the lock, and the single writer that owns the connection.
 //! - [`import`]: the pipeline: plan per row, bounded queue, rate-limited worker pool, retries, summary.
 //! - [`logging`]: text or JSON logs on stderr, routed around the progress bars.
+//! - [`output`]: files written for people: private, never onto an input, formula-safe.
 //! - [`config_file`]: `p100-onboard.toml`, defaults that flags and environment override.
 
 pub mod api;
@@ -22,4 +23,5 @@ pub mod import;
 pub mod ingest;
 pub mod ledger;
 pub mod logging;
+pub mod output;
 pub mod sandbox;

@@ -2,11 +2,11 @@
 //! `rejected`, `failed` and `invalid` the CSV carries the source file's original
 //! columns, re-read from the file, so it can be fixed and fed back.
 
-use crate::cli::validate::neutralise;
 use crate::exit::Exit;
 use crate::ingest::{reread_lines, today_utc, IngestOptions};
 use crate::ledger::store::LedgerRow;
 use crate::ledger::{Ledger, State};
+use crate::output::{create_private, neutralise};
 use anyhow::Context;
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
@@ -50,8 +50,16 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let rows = ledger.rows_in_state(args.state)?;
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => {
-            refuse_overwriting_sources(path, &rows, &args.ledger.path)?;
-            Box::new(std::io::BufWriter::new(create_output(path)?))
+            // Never the ledger nor any file it came from, whatever this state holds.
+            let mut protected: Vec<_> = ledger
+                .source_files()?
+                .into_iter()
+                .map(|f| (f, "a source file of this ledger"))
+                .collect();
+            protected.push((args.ledger.path.clone(), "the ledger itself"));
+            Box::new(std::io::BufWriter::new(create_private(
+                path, "-o", &protected,
+            )?))
         }
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
@@ -75,29 +83,6 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         );
     }
     Ok(Exit::Ok)
-}
-
-/// `-o` must never clobber the ledger or a source file.
-fn refuse_overwriting_sources(out: &Path, rows: &[LedgerRow], ledger: &Path) -> anyhow::Result<()> {
-    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if same(out, ledger) {
-        anyhow::bail!(
-            "-o {} is the ledger itself; choose another file",
-            out.display()
-        );
-    }
-    for r in rows {
-        if same(out, Path::new(&r.source_file)) {
-            anyhow::bail!(
-                "-o {} is a source file of these rows; write the report elsewhere",
-                out.display()
-            );
-        }
-    }
-    Ok(())
 }
 
 fn write_plain_csv(out: &mut dyn Write, rows: &[LedgerRow]) -> anyhow::Result<()> {
@@ -209,19 +194,4 @@ fn read_header(path: &Path) -> anyhow::Result<csv::ByteRecord> {
     let mut rec = csv::ByteRecord::new();
     rdr.read_byte_record(&mut rec)?;
     Ok(rec)
-}
-
-/// Reports hold the source's personal data: readable by their owner only.
-fn create_output(path: &Path) -> anyhow::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    if path.is_dir() {
-        anyhow::bail!("-o {} is a directory; name a file", path.display());
-    }
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))
 }

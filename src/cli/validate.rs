@@ -3,6 +3,7 @@
 use super::input::InputArgs;
 use crate::exit::Exit;
 use crate::ingest::{problems_text, CsvSource, NormKind, Normalisations, Row, Rule};
+use crate::output::neutralise;
 use anyhow::Context;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -142,14 +143,11 @@ struct ErrorsOut {
 
 impl ErrorsOut {
     fn create(path: &Path, input: &Path, headers: &csv::ByteRecord) -> anyhow::Result<ErrorsOut> {
-        if same_file(path, input) {
-            anyhow::bail!(
-                "--errors-out {} is the input file itself; choose another path",
-                path.display()
-            );
-        }
-        let file = File::create(path)
-            .with_context(|| format!("cannot create --errors-out file {}", path.display()))?;
+        let file = crate::output::create_private(
+            path,
+            "--errors-out",
+            &[(input.to_path_buf(), "the input file itself")],
+        )?;
         let mut writer = csv::WriterBuilder::new()
             .flexible(true)
             .from_writer(BufWriter::new(file));
@@ -184,58 +182,5 @@ impl ErrorsOut {
         self.writer
             .flush()
             .with_context(|| format!("writing {}", self.path.display()))
-    }
-}
-
-/// Prefixes `'` to cells a spreadsheet would run as a formula.
-pub fn neutralise(cell: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    match cell.first() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => {
-            let mut v = Vec::with_capacity(cell.len() + 1);
-            v.push(b'\'');
-            v.extend_from_slice(cell);
-            std::borrow::Cow::Owned(v)
-        }
-        _ => std::borrow::Cow::Borrowed(cell),
-    }
-}
-
-/// Whether two paths name one file; the output may not exist yet.
-fn same_file(out: &Path, input: &Path) -> bool {
-    let Ok(input) = input.canonicalize() else {
-        return false;
-    };
-    if let Ok(out) = out.canonicalize() {
-        return out == input;
-    }
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    match (parent.canonicalize(), out.file_name()) {
-        (Ok(dir), Some(name)) => dir.join(name) == input,
-        _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cells_a_spreadsheet_would_evaluate_are_neutralised() {
-        let cases: [(&[u8], &[u8]); 8] = [
-            (b"=SUM(A1)", b"'=SUM(A1)"),
-            (b"+48601", b"'+48601"),
-            (b"-1", b"'-1"),
-            (b"@cmd", b"'@cmd"),
-            (b"\tx", b"'\tx"),
-            (b"\rx", b"'\rx"),
-            (b"Anna", b"Anna"),
-            (b"", b""),
-        ];
-        for (cell, expected) in cases {
-            assert_eq!(neutralise(cell).as_ref(), expected);
-        }
     }
 }

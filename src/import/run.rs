@@ -30,8 +30,9 @@ pub async fn run(
         return dry_run(&cfg, source, &environment, tally, started);
     }
 
-    let ledger = Ledger::open(&cfg.ledger, true)?;
+    // The lock first: a second import must not even migrate a ledger being created.
     let _lock = LedgerLock::acquire(&cfg.ledger)?;
+    let ledger = Ledger::open(&cfg.ledger, true)?;
     ledger.bind_environment(&environment)?;
     let known = ledger.known_rows()?;
 

@@ -337,7 +337,9 @@ fn parse_loop(
     let mut spare: Vec<Vec<csv::ByteRecord>> = (0..BATCHES)
         .map(|_| {
             (0..BATCH)
-                .map(|_| csv::ByteRecord::with_capacity(256, width))
+                // Sized for an ordinary row: a 100,000-column header must not make
+                // every recycled record reserve room for 100,000 fields up front.
+                .map(|_| csv::ByteRecord::with_capacity(256, width.min(64)))
                 .collect()
         })
         .collect();

@@ -6,7 +6,6 @@
 
 use anyhow::{bail, Context};
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Read, Seek, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -39,14 +38,7 @@ impl LedgerLock {
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = holder.trim();
-                let holder = if holder.is_empty() {
-                    "another process".to_string()
-                } else {
-                    holder.to_string()
-                };
+                let holder = read_holder(&mut file);
                 bail!(
                     "the ledger {} is locked by {holder}. Another import is using it: wait for \
                      it to finish or stop that process. (A killed process releases the lock by \
@@ -59,22 +51,39 @@ impl LedgerLock {
             }
         }
         let host = gethostname::gethostname().to_string_lossy().into_owned();
-        file.set_len(0)?;
-        file.rewind()?;
-        write!(
-            file,
+        let holder = format!(
             "pid {} on host {} since {}",
             std::process::id(),
             host,
             httpdate::fmt_http_date(std::time::SystemTime::now())
-        )?;
-        file.flush()?;
+        );
+        // Written over the old text, then cut to length: a loser reading at any moment
+        // sees a whole line (this one, or a longer older one's prefix), never nothing.
+        use std::os::unix::fs::FileExt;
+        file.write_all_at(holder.as_bytes(), 0)?;
+        file.set_len(holder.len() as u64)?;
         Ok(LedgerLock { _file: file, path })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// The holder's line. A holder that has just taken the lock writes it a moment later,
+/// so an empty file is read again for a little while before giving up on a name.
+fn read_holder(file: &mut File) -> String {
+    use std::os::unix::fs::FileExt;
+    for _ in 0..50 {
+        let mut buf = vec![0u8; 512];
+        let n = file.read_at(&mut buf, 0).unwrap_or(0);
+        let text = String::from_utf8_lossy(&buf[..n]).trim().to_string();
+        if !text.is_empty() {
+            return text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    "another process".to_string()
 }
 
 #[cfg(test)]

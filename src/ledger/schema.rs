@@ -30,7 +30,9 @@ pub fn migration_sql(version: u32) -> Option<&'static str> {
 /// Brings the ledger up to [`SCHEMA_VERSION`]; refuses one written by a newer build.
 /// Returns the version the ledger had before.
 pub fn migrate(conn: &mut Connection, path: &Path) -> anyhow::Result<u32> {
-    let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    // IMMEDIATE: two processes opening one fresh ledger at once migrate it once.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let found: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > SCHEMA_VERSION {
         bail!(
             "ledger {} has schema version {found}, written by a newer p100-onboard; this build \
@@ -38,14 +40,12 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> anyhow::Result<u32> {
             path.display()
         );
     }
-    for (index, (name, sql)) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        let version = index as u32 + 1;
-        let tx = conn.transaction()?;
+    for (name, sql) in MIGRATIONS.iter().skip(found as usize) {
         tx.execute_batch(sql)
             .with_context(|| format!("applying migration {name} to {}", path.display()))?;
-        tx.pragma_update(None, "user_version", version)?;
-        tx.commit()?;
     }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
     Ok(found)
 }
 

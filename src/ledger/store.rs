@@ -224,6 +224,18 @@ impl Ledger {
         Ok(rows)
     }
 
+    /// Every file a run has read or a row came from.
+    pub fn source_files(&self) -> anyhow::Result<Vec<PathBuf>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT source_file FROM rows UNION SELECT DISTINCT file FROM runs",
+        )?;
+        let files = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .map(|f| f.map(PathBuf::from))
+            .collect::<Result<_, _>>()?;
+        Ok(files)
+    }
+
     /// Every row in `state`, in source order.
     pub fn rows_in_state(&self, state: State) -> anyhow::Result<Vec<LedgerRow>> {
         let mut stmt = self.conn.prepare(

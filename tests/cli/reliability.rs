@@ -616,7 +616,7 @@ fn errors_out_may_not_be_the_input_by_any_path_nor_a_directory() {
         (&dotted, "is the input file itself"),
         (&symlink, "is the input file itself"),
         (&hardlink, "is the input file itself"),
-        (&subdir, "Is a directory"),
+        (&subdir, "is a directory"),
     ] {
         let out = run({
             let mut c = process();
