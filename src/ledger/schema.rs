@@ -30,7 +30,13 @@ pub fn migration_sql(version: u32) -> Option<&'static str> {
 /// Brings the ledger up to [`SCHEMA_VERSION`]; refuses one written by a newer build.
 /// Returns the version the ledger had before.
 pub fn migrate(conn: &mut Connection, path: &Path) -> anyhow::Result<u32> {
-    // IMMEDIATE: two processes opening one fresh ledger at once migrate it once.
+    let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current == SCHEMA_VERSION {
+        // Up to date: opening a ledger to read it writes nothing.
+        return Ok(current);
+    }
+    // IMMEDIATE, and the version read again inside: two processes opening one fresh
+    // ledger at once migrate it once.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let found: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > SCHEMA_VERSION {
@@ -39,6 +45,9 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> anyhow::Result<u32> {
              knows versions up to {SCHEMA_VERSION}. Upgrade p100-onboard, or pass another --ledger.",
             path.display()
         );
+    }
+    if found == SCHEMA_VERSION {
+        return Ok(found);
     }
     for (name, sql) in MIGRATIONS.iter().skip(found as usize) {
         tx.execute_batch(sql)
