@@ -31,9 +31,11 @@ impl Running {
     /// Stops the server with SIGTERM, checks it exits cleanly, and returns everything
     /// else it printed (stdout, then stderr).
     fn stop(mut self) -> String {
-        let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits");
-        // SAFETY: signalling our own child process by its id.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
         let mut rest = String::new();
         self.stdout
             .read_to_string(&mut rest)
