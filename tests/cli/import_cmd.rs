@@ -178,14 +178,12 @@ fn a_second_import_on_a_locked_ledger_exits_2_naming_the_holder() {
     });
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("l.db");
-    let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin("p100-onboard"))
+    let mut first = process()
         .args(["import"])
         .arg(sample("customers.csv"))
         .arg("--ledger")
         .arg(&db)
         .args(["--base-url", &sb.url, "--rate", "5", "--concurrency", "1"])
-        .env("P100_API_KEY", p100_onboard::sandbox::DEMO_API_KEY)
-        .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
     // Wait until the first run holds the lock (its run is recorded).
@@ -382,24 +380,6 @@ fn status_json_counts_every_state_of_the_design() {
     assert_eq!(v["states"]["created"].as_u64().unwrap(), customers_rows());
 }
 
-/// Writes a synthetic file of `rows` valid customers with the real `sample` command.
-fn synthetic(dir: &std::path::Path, rows: u32, seed: u64) -> std::path::PathBuf {
-    let path = dir.join(format!("synthetic-{rows}-{seed}.csv"));
-    bin()
-        .args([
-            "sample",
-            "--rows",
-            &rows.to_string(),
-            "--seed",
-            &seed.to_string(),
-            "-o",
-        ])
-        .arg(&path)
-        .assert()
-        .code(0);
-    path
-}
-
 #[test]
 fn an_import_killed_at_several_moments_resumes_until_every_row_is_created_exactly_once() {
     let sb = TestSandbox::start(SandboxConfig {
@@ -413,7 +393,7 @@ fn an_import_killed_at_several_moments_resumes_until_every_row_is_created_exactl
     });
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("l.db");
-    let file = synthetic(dir.path(), 400, 5);
+    let file = sample_file(dir.path(), 400, 5);
     let args = |cmd: &mut std::process::Command| {
         cmd.arg("import")
             .arg(&file)
@@ -434,14 +414,11 @@ fn an_import_killed_at_several_moments_resumes_until_every_row_is_created_exactl
                 "5ms",
                 "--backoff-cap",
                 "50ms",
-            ])
-            .env("P100_API_KEY", p100_onboard::sandbox::DEMO_API_KEY)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
+            ]);
     };
     let mut kills = 0;
     for after_ms in [150u64, 300, 450, 600, 800] {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("p100-onboard"));
+        let mut cmd = process();
         args(&mut cmd);
         let mut child = cmd.spawn().unwrap();
         std::thread::sleep(Duration::from_millis(after_ms));
@@ -457,7 +434,7 @@ fn an_import_killed_at_several_moments_resumes_until_every_row_is_created_exactl
     );
     let mut exit = None;
     for _ in 0..5 {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("p100-onboard"));
+        let mut cmd = process();
         args(&mut cmd);
         let status = cmd.status().unwrap();
         exit = status.code();
@@ -767,15 +744,13 @@ fn sigint_stops_cleanly_with_exit_130_and_the_next_run_finishes_the_file() {
     });
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("l.db");
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("p100-onboard"))
+    let child = process()
         .arg("import")
         .arg(sample("customers.csv"))
         .arg("--ledger")
         .arg(&db)
         .args(["--base-url", &sb.url, "--rate", "20", "--concurrency", "4"])
-        .env("P100_API_KEY", p100_onboard::sandbox::DEMO_API_KEY)
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
