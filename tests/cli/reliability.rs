@@ -1386,3 +1386,60 @@ fn a_retry_after_of_an_hour_on_a_gateway_503_does_not_hold_the_run_for_an_hour()
     assert_eq!(sent, 4, "two rows, two attempts each");
     assert_eq!(ids_in_state(&db, "failed").len(), 2);
 }
+
+#[test]
+fn a_key_typed_at_the_prompt_is_not_echoed_and_never_stored() {
+    // `script` gives the binary a terminal, as an operator at a prompt has.
+    let secret = "typed-at-the-prompt-7f3a";
+    let sb = TestSandbox::start(p100_onboard::sandbox::SandboxConfig {
+        api_key: secrecy::SecretString::from(secret),
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.db");
+    let input = subset_of_customers(dir.path(), "in.csv", 1..4);
+    let command = format!(
+        "{} import {} --base-url {} --ledger {} --quiet",
+        assert_cmd::cargo::cargo_bin("p100-onboard").display(),
+        input.display(),
+        sb.url,
+        db.display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("P100_API_KEY")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux runs");
+    // Typed only once the prompt is up: earlier, the terminal would still echo it.
+    let mut seen = Vec::new();
+    {
+        use std::io::{Read, Write};
+        let stdout = child.stdout.as_mut().unwrap();
+        let mut byte = [0u8; 1];
+        while !String::from_utf8_lossy(&seen).contains("(not echoed): ") {
+            assert_eq!(stdout.read(&mut byte).unwrap(), 1, "the prompt never came");
+            seen.push(byte[0]);
+        }
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{secret}").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}{}",
+        String::from_utf8_lossy(&seen),
+        stdout_text(&out),
+        stderr_text(&out)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("API key (not echoed)"), "{text}");
+    assert!(text.contains("created 3"), "{text}");
+    assert!(!text.contains(secret), "the key was echoed: {text}");
+    for file in ["l.db", "l.db-wal"] {
+        if let Ok(bytes) = std::fs::read(dir.path().join(file)) {
+            assert!(!String::from_utf8_lossy(&bytes).contains(secret), "{file}");
+        }
+    }
+}
