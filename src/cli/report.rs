@@ -10,7 +10,7 @@ use crate::output::{create_private, neutralise};
 use anyhow::Context;
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Format {
@@ -145,9 +145,7 @@ fn write_fixable_csv(out: &mut dyn Write, rows: &[LedgerRow]) -> anyhow::Result<
             today: today_utc(),
         };
         let lines: HashSet<u64> = rows.iter().map(|r| r.source_line).collect();
-        let headers = read_header(Path::new(file))
-            .with_context(|| format!("re-reading {file} for the report (was it moved?)"))?;
-        let records = reread_lines(&opts, &lines)
+        let (headers, records) = reread_lines(&opts, &lines)
             .with_context(|| format!("re-reading {file} for the report (was it moved?)"))?;
         let mut header = headers.clone();
         for extra in ["line", "state", "errorCode", "errorMessage"] {
@@ -173,25 +171,4 @@ fn write_fixable_csv(out: &mut dyn Write, rows: &[LedgerRow]) -> anyhow::Result<
     }
     w.flush()?;
     Ok(())
-}
-
-/// The source file's header record, as written.
-fn read_header(path: &Path) -> anyhow::Result<csv::ByteRecord> {
-    use std::io::Read;
-    let mut head = Vec::new();
-    std::fs::File::open(path)?
-        .take(64 * 1024)
-        .read_to_end(&mut head)?;
-    let body = head
-        .strip_prefix(crate::ingest::dialect::BOM)
-        .unwrap_or(&head);
-    let delimiter = crate::ingest::dialect::detect_delimiter(body);
-    let mut rdr = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(body);
-    let mut rec = csv::ByteRecord::new();
-    rdr.read_byte_record(&mut rec)?;
-    Ok(rec)
 }

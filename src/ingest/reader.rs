@@ -497,13 +497,13 @@ impl Checker {
     }
 }
 
-/// The original records at `lines` (record start lines), in file order, for reports
-/// written after a run. Reads the file again with the same dialect.
+/// The header and the original records at `lines` (record start lines), in file
+/// order, for reports written after a run. Reads the file again with the same dialect.
 pub fn reread_lines(
     opts: &IngestOptions,
     lines: &HashSet<u64>,
-) -> Result<Vec<(u64, csv::ByteRecord)>, IngestError> {
-    let (mut reader, _, _, _) = open_raw(opts)?;
+) -> Result<(csv::ByteRecord, Vec<(u64, csv::ByteRecord)>), IngestError> {
+    let (mut reader, header, _, _) = open_raw(opts)?;
     let mut out = Vec::with_capacity(lines.len());
     let mut record = csv::ByteRecord::new();
     loop {
@@ -527,5 +527,5 @@ pub fn reread_lines(
             }
         }
     }
-    Ok(out)
+    Ok((header, out))
 }

@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 #[derive(Debug)]
 pub struct LedgerLock {
     _file: File,
-    path: PathBuf,
 }
 
 impl LedgerLock {
@@ -62,11 +61,7 @@ impl LedgerLock {
         use std::os::unix::fs::FileExt;
         file.write_all_at(holder.as_bytes(), 0)?;
         file.set_len(holder.len() as u64)?;
-        Ok(LedgerLock { _file: file, path })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(LedgerLock { _file: file })
     }
 }
 

@@ -69,8 +69,6 @@ pub enum Msg {
         file_sha256: Option<String>,
         ack: Ack,
     },
-    /// Answers once everything sent before it is committed.
-    Flush(Ack),
 }
 
 /// Sends to the writer thread. Cloned freely; the thread stops when all are dropped.
@@ -195,7 +193,7 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Msg>, run_id: i64, f
 
 fn ack_of(m: Msg) -> Option<Ack> {
     match m {
-        Msg::Sending(_, ack) | Msg::Flush(ack) | Msg::EndRun { ack, .. } => Some(ack),
+        Msg::Sending(_, ack) | Msg::EndRun { ack, .. } => Some(ack),
         _ => None,
     }
 }
@@ -471,7 +469,6 @@ impl Ctx<'_> {
                         file_sha256
                     ])?;
             }
-            Msg::Flush(_) => {}
         }
         Ok(())
     }
