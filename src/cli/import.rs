@@ -269,7 +269,7 @@ fn read_api_key(file: Option<&Path>) -> anyhow::Result<SecretString> {
     }
     use std::io::IsTerminal;
     if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
-        let key = rpassword::prompt_password("P100 API key (not echoed): ")
+        let key = super::prompt::secret("P100 API key (not echoed): ")
             .context("reading the API key from the terminal")?;
         if !key.trim().is_empty() {
             return Ok(SecretString::from(key.trim().to_string()));

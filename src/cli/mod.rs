@@ -7,6 +7,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 pub mod completions;
 pub mod import;
 pub mod input;
+mod prompt;
 pub mod report;
 pub mod sample;
 pub mod sandbox;
