@@ -170,7 +170,7 @@ impl ErrorsOut {
         let mut out = csv::ByteRecord::new();
         out.push_field(row.line.to_string().as_bytes());
         out.push_field(&neutralise(errors.as_bytes()));
-        for cell in row.record.iter() {
+        for cell in row.record.iter().flatten() {
             out.push_field(&neutralise(cell));
         }
         self.writer

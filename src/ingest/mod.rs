@@ -5,8 +5,11 @@
 //!
 //! - [`dialect`]: BOM and delimiter detection on the header line.
 //! - [`header`]: header names → API fields, the `--mapping` file, ignored columns.
-//! - [`reader`]: [`CsvSource`], which yields one [`Row`] per record with its line number
-//!   (records are split on a parser thread, checked on the caller's).
+//! - [`reader`]: [`CsvSource`], which yields one [`Row`] per record with its line number,
+//!   and records in-file duplicates in file order.
+//! - `pool`: the parser thread and the checking threads behind it, with the in-order
+//!   hand-back.
+//! - `check`: the per-row work that needs no other row, run on the checking threads.
 //! - [`normalise`]: trimming, upper-casing, phone clean-up; each change is counted.
 //! - [`validate`]: the pure per-row rules returning every [`Problem`] of a row.
 //! - [`countries`]: the ISO 3166-1 alpha-2 list and hints for common mistakes.
@@ -15,6 +18,7 @@
 //! - [`fingerprint`]: a stable hash of a row's normalised content.
 //! - [`problem`]: [`Problem`], [`Rule`] and the one-line rendering.
 
+mod check;
 pub mod countries;
 pub mod date;
 pub mod dialect;
@@ -23,6 +27,7 @@ pub mod error;
 pub mod fingerprint;
 pub mod header;
 pub mod normalise;
+mod pool;
 pub mod problem;
 pub mod reader;
 pub mod validate;

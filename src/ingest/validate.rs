@@ -5,7 +5,7 @@ use super::countries;
 use super::date::Date;
 use super::normalise::{is_country_field, normalise_cell, Normalisations};
 use super::problem::{Problem, Rule};
-use crate::domain::{Field, Sealed, ValidatedUser};
+use crate::domain::{Field, ValidatedUser};
 
 /// Longest value accepted in any field; the API documents no limits, this keeps
 /// a stray 10 MB cell out of requests and the ledger.
@@ -96,27 +96,7 @@ pub fn validate(
     if !problems.is_empty() {
         return Err(problems);
     }
-    let v = |f: Field| values[f.index()].to_string();
-    let uin = values[Field::UserIdentificationNumber.index()];
-    Ok(ValidatedUser {
-        external_user_id: v(Field::ExternalUserId),
-        email: v(Field::Email),
-        phone: v(Field::Phone),
-        first_name: v(Field::FirstName),
-        last_name: v(Field::LastName),
-        street: v(Field::Street),
-        number: v(Field::Number),
-        city: v(Field::City),
-        post_code: v(Field::PostCode),
-        country: v(Field::Country),
-        citizenship: v(Field::Citizenship),
-        nationality: v(Field::Nationality),
-        birth_country: v(Field::BirthCountry),
-        birth_date: v(Field::BirthDate),
-        has_accepted_p100_tc: terms,
-        user_identification_number: (!uin.is_empty()).then(|| uin.to_string()),
-        _sealed: Sealed::default(),
-    })
+    Ok(ValidatedUser::new(values, terms))
 }
 
 /// Normalises raw cells (as read, absent columns empty) and validates them: the whole
@@ -317,9 +297,9 @@ mod tests {
     #[test]
     fn a_complete_row_becomes_the_request_body() {
         let user = validate(&good(), &rules()).unwrap();
-        assert_eq!(user.external_user_id, "cust-1");
-        assert!(user.has_accepted_p100_tc);
-        assert_eq!(user.user_identification_number, None);
+        assert_eq!(user.external_user_id(), "cust-1");
+        assert!(user.has_accepted_p100_tc());
+        assert_eq!(user.user_identification_number(), None);
     }
 
     /// A field, its value, and the one problem expected (if any).
@@ -466,7 +446,7 @@ mod tests {
         let (verdict, counts) = check_raw(&raw, &rules());
         let user = verdict.unwrap();
         assert_eq!(
-            (user.phone.as_str(), user.country.as_str()),
+            (user.get(Field::Phone), user.get(Field::Country)),
             ("48601234567", "PL")
         );
         assert_eq!(counts.total(), 3);
