@@ -28,6 +28,7 @@ impl InputArgs {
             mapping: self.mapping.clone(),
             delimiter,
             terms_accepted: self.terms_accepted,
+            fingerprints: true,
             min_age: self.min_age,
             today: today_utc(),
         })

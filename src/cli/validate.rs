@@ -2,7 +2,7 @@
 
 use super::input::InputArgs;
 use crate::exit::Exit;
-use crate::ingest::{problems_text, CsvSource, NormKind, Normalisations, Row, Rule};
+use crate::ingest::{problems_text, CsvSource, IngestOptions, NormKind, Normalisations, Row, Rule};
 use crate::output::neutralise;
 use anyhow::Context;
 use std::fs::File;
@@ -106,7 +106,10 @@ impl Summary {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    let opts = args.input.to_options(args.file.clone())?;
+    let opts = IngestOptions {
+        fingerprints: false,
+        ..args.input.to_options(args.file.clone())?
+    };
     let mut source = CsvSource::open(&opts)?;
     let mut errors = match &args.errors_out {
         Some(path) => Some(ErrorsOut::create(path, &args.file, source.raw_headers())?),

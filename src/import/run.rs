@@ -218,7 +218,8 @@ fn decide(
     Tally::add(&tally.rows_read);
     let valid = row.verdict.is_ok();
     Tally::add(if valid { &tally.valid } else { &tally.invalid });
-    let fingerprint = Fingerprint(row.fingerprint as u128);
+    let fingerprint =
+        Fingerprint(row.fingerprint.expect("import reads with fingerprints on") as u128);
     let id = row.external_user_id?;
     let action = plan(
         valid,

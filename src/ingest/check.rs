@@ -22,7 +22,8 @@ pub(super) struct Checker {
     pub(super) names: Vec<String>,
     pub(super) map: ColumnMap,
     pub(super) bom_len: u64,
-    pub(super) scratch: Vec<u8>,
+    /// The fingerprint's buffer; `None` when fingerprints are not wanted.
+    pub(super) scratch: Option<Vec<u8>>,
 }
 
 /// The 64-bit duplicate keys of a row's externalUserId, email and phone.
@@ -120,7 +121,7 @@ impl Checker {
         let values: [&str; Field::COUNT] = std::array::from_fn(|i| cells[i].as_ref());
         let terms = resolve_terms(values[Field::HasAcceptedP100Tc.index()], self.rules.terms)
             .unwrap_or(false);
-        let fingerprint = fingerprint_with(&values, terms, &mut self.scratch);
+        let fingerprint = (self.scratch.as_mut()).map(|buf| fingerprint_with(&values, terms, buf));
         *keys = [Field::ExternalUserId, Field::Email, Field::Phone]
             .map(|f| Dups::key(f, values[f.index()]));
         let id = values[Field::ExternalUserId.index()];

@@ -131,7 +131,11 @@ fn collapse_breaks(s: &str) -> String {
 /// spreadsheet text marker, which our own CSV exports add before `+`) goes too, so an
 /// exported row can be fed back. Only removes, so a changed length means a change.
 pub fn clean_phone(s: &str) -> Cow<'_, str> {
-    let needs = s.contains([' ', '-', '.', '(', ')', '+', '\u{a0}'])
+    // Bytes, not chars: 0xC2 leads U+00A0 (no-break space) and a few others, which the
+    // slow path sorts out.
+    let needs = s
+        .bytes()
+        .any(|b| matches!(b, b' ' | b'-' | b'.' | b'(' | b')' | b'+' | 0xc2))
         || s.starts_with("00")
         || s.starts_with('\'');
     if !needs {

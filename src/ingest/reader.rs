@@ -23,8 +23,9 @@ pub struct Row {
     pub line: u64,
     /// Trimmed id, `None` if empty, absent or unusable (control characters, too long).
     pub external_user_id: Option<String>,
-    /// See [`super::fingerprint`]: stable hash of the normalised mapped content.
-    pub fingerprint: u64,
+    /// See [`super::fingerprint`]: stable hash of the normalised mapped content;
+    /// `None` unless [`IngestOptions::fingerprints`] asked for it.
+    pub fingerprint: Option<u64>,
     /// The fields exactly as read, for `--errors-out`: kept for invalid rows only, so
     /// a valid row costs no copy.
     pub record: Option<csv::ByteRecord>,
@@ -165,7 +166,7 @@ impl CsvSource {
             names: trimmed,
             map,
             bom_len,
-            scratch: Vec::new(),
+            scratch: opts.fingerprints.then(Vec::new),
         };
         let pool = Pool::start(reader, raw_headers.len(), checker).map_err(|source| {
             IngestError::Open {

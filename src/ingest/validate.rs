@@ -3,6 +3,7 @@
 
 use super::countries;
 use super::date::Date;
+use super::email;
 use super::normalise::{is_country_field, normalise_cell, Normalisations};
 use super::problem::{Problem, Rule};
 use crate::domain::{Field, ValidatedUser};
@@ -148,9 +149,8 @@ fn check_field(field: Field, value: &str, rules: &Rules, problems: &mut Vec<Prob
         return;
     }
     let problem = match field {
-        Field::Email => {
-            (!email_ok(value)).then(|| (Rule::Email, "is not a valid email address".to_string()))
-        }
+        Field::Email => (!email::is_valid(value))
+            .then(|| (Rule::Email, "is not a valid email address".to_string())),
         Field::Phone => phone_problem(value).map(|msg| (Rule::Phone, msg)),
         Field::BirthDate => birth_date_problem(value, rules),
         f if is_country_field(f) => {
@@ -171,26 +171,6 @@ pub fn has_control(s: &str) -> bool {
         (ctl | (b < 0x20) | (b == 0x7f), c2 | (b == 0xc2))
     });
     ascii_ctl || (c2 && s.chars().any(char::is_control))
-}
-
-/// `email_address` parses RFC 5322; a dotted domain is added because partners'
-/// customers do not have addresses at bare hosts.
-fn email_ok(value: &str) -> bool {
-    if !email_address::EmailAddress::is_valid(value) {
-        return false;
-    }
-    match value.rsplit_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && !local.starts_with('"')
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains("..")
-                && !domain.starts_with('[')
-        }
-        None => false,
-    }
 }
 
 fn phone_problem(value: &str) -> Option<String> {
