@@ -27,35 +27,47 @@ fn by_the_crate(value: &str) -> bool {
             .is_some_and(|(local, _)| !local.starts_with('"'))
 }
 
-/// RFC 5322 `atext` in ASCII.
-fn is_atext(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
-}
+/// RFC 5322 `atext` in ASCII, by byte.
+const ATEXT: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric()
+            || matches!(b, b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'/' | b'=' | b'?' | b'^'..=b'`' | b'{'..=b'~');
+        i += 1;
+    }
+    table
+};
 
 /// The verdict for an address of atom characters, dots and `@` only; `None` for
 /// anything else (spaces, quotes, brackets, non-ASCII), which the crate decides.
 pub(crate) fn plain(value: &str) -> Option<bool> {
-    if !value.bytes().all(|b| is_atext(b) || b == b'.' || b == b'@') {
+    let b = value.as_bytes();
+    if !b
+        .iter()
+        .all(|&c| ATEXT[c as usize] || c == b'.' || c == b'@')
+    {
         return None;
     }
-    let Some((local, domain)) = value.rsplit_once('@') else {
+    let Some(at) = b.iter().rposition(|&c| c == b'@') else {
         return Some(false);
     };
-    let local_ok = local.len() <= 64 && local.split('.').all(|atom| is_atom(atom.as_bytes()));
+    let (local, domain) = (&b[..at], &b[at + 1..]);
+    let local_ok = local.len() <= 64 && local.split(|&c| c == b'.').all(is_atom);
     let domain_ok = domain.len() <= 254
-        && domain.contains('.')
-        && domain.split('.').all(|label| {
-            let b = label.as_bytes();
-            b.len() <= 63
-                && b.first().is_some_and(u8::is_ascii_alphanumeric)
-                && b.last().is_some_and(u8::is_ascii_alphanumeric)
-                && is_atom(b)
+        && domain.contains(&b'.')
+        && domain.split(|&c| c == b'.').all(|label| {
+            label.len() <= 63
+                && label.first().is_some_and(u8::is_ascii_alphanumeric)
+                && label.last().is_some_and(u8::is_ascii_alphanumeric)
+                && is_atom(label)
         });
     Some(local_ok && domain_ok)
 }
 
 fn is_atom(b: &[u8]) -> bool {
-    !b.is_empty() && b.iter().all(|&c| is_atext(c))
+    !b.is_empty() && b.iter().all(|&c| ATEXT[c as usize])
 }
 
 #[cfg(test)]

@@ -22,6 +22,11 @@ use std::thread::JoinHandle;
 
 /// Records per batch: large enough that channel hand-overs cost nothing per row.
 pub(super) const BATCH: usize = 1024;
+/// A batch also ends once its rows hold this many bytes, so that files of huge rows
+/// keep a bounded amount in flight too.
+const BATCH_BYTES: usize = 4 << 20;
+/// Records that held more than this are not reused.
+const BIG_RECORD: usize = 64 << 10;
 /// Batches between the parser and the caller, parsed, checking or checked.
 const IN_FLIGHT: usize = 8;
 /// More checkers than this gains nothing: the caller's in-order stage is the limit.
@@ -141,16 +146,30 @@ fn parse_loop(
                 .collect()
         } else {
             match spent.recv() {
-                Ok(batch) => batch,
+                Ok(mut batch) => {
+                    // A record keeps the room of the largest row it held: let go of
+                    // outsized ones rather than keep them circulating.
+                    for record in batch.iter_mut().filter(|r| r.as_slice().len() > BIG_RECORD) {
+                        *record = ByteRecord::new();
+                    }
+                    batch
+                }
                 Err(_) => return,
             }
         };
-        let mut len = 0;
+        let (mut len, mut bytes) = (0, 0);
         let mut failed = None;
-        while len < BATCH {
+        let mut eof = false;
+        while len < BATCH && bytes < BATCH_BYTES {
             match read_record(&mut reader, &mut batch[len]) {
-                Ok(true) => len += 1,
-                Ok(false) => break,
+                Ok(true) => {
+                    bytes += batch[len].as_slice().len();
+                    len += 1;
+                }
+                Ok(false) => {
+                    eof = true;
+                    break;
+                }
                 Err(e) => {
                     failed = Some(Job::Failed(e, reader.position().line()));
                     break;
@@ -167,7 +186,7 @@ fn parse_loop(
             let _ = jobs.send_blocking((seq, job));
             return;
         }
-        if len < BATCH {
+        if eof {
             return;
         }
     }
