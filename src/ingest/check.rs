@@ -30,8 +30,8 @@ pub(super) struct Checker {
 pub(super) type DupKeys = [Option<u64>; 3];
 
 impl Checker {
-    /// Checks one record. The row keeps a copy of the record only when it is invalid
-    /// (for `--errors-out`); valid rows copy nothing.
+    /// Checks one record. The row's `record` is left empty: the caller's thread copies
+    /// it for invalid rows.
     pub(super) fn check(&mut self, record: &ByteRecord) -> (Row, DupKeys) {
         let pos = record
             .position()
@@ -65,10 +65,7 @@ impl Checker {
             self.encoding_problems(record, line, pos.byte(), &mut problems);
         }
         let mut keys = [None; 3];
-        let mut row = self.check_cells(line, raw, problems, &mut keys);
-        if row.verdict.is_err() {
-            row.record = Some(record.clone());
-        }
+        let row = self.check_cells(line, raw, problems, &mut keys);
         (row, keys)
     }
 

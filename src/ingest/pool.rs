@@ -24,7 +24,7 @@ use std::thread::JoinHandle;
 pub(super) const BATCH: usize = 1024;
 /// A batch also ends once its rows hold this many bytes, so that files of huge rows
 /// keep a bounded amount in flight too.
-const BATCH_BYTES: usize = 4 << 20;
+const BATCH_BYTES: usize = 1 << 20;
 /// Records that held more than this are not reused.
 const BIG_RECORD: usize = 64 << 10;
 /// Batches between the parser and the caller, parsed, checking or checked.

@@ -220,6 +220,12 @@ impl CsvSource {
         loop {
             if let Some((mut row, keys)) = self.batch.next() {
                 self.record_dups(&mut row, keys);
+                if row.verdict.is_err() {
+                    // Copied here, not on the checking thread: memory allocated on
+                    // one thread and freed on another was what the allocator held on
+                    // to longest (a file of 1 MB rows grew without bound).
+                    row.record = self.records.get(self.at).cloned();
+                }
                 self.at += 1;
                 return Some(Ok(row));
             }
@@ -283,10 +289,7 @@ impl CsvSource {
         }
         if !found.is_empty() {
             match &mut row.verdict {
-                Ok(_) => {
-                    row.verdict = Err(found);
-                    row.record = self.records.get(self.at).cloned();
-                }
+                Ok(_) => row.verdict = Err(found),
                 Err(problems) => problems.append(&mut found),
             }
         }

@@ -536,3 +536,58 @@ fn a_sample_goes_to_stdout_without_an_output_file() {
     assert_eq!(text.lines().count(), 4);
     assert!(text.starts_with(HEADER));
 }
+
+/// Rows are checked on several threads, a thousand or so at a time; what comes out must
+/// still be in file order, every duplicate naming the line that came first, even when
+/// that line was checked in another batch on another thread.
+#[test]
+fn rows_of_many_batches_come_out_in_file_order_with_duplicates_naming_the_first_line() {
+    let dir = TempDir::new().unwrap();
+    let mut csv = format!("{HEADER}\n");
+    let mut expected: Vec<(String, String)> = Vec::new();
+    for n in 0..30_000u32 {
+        let line = n + 2;
+        let mut row = valid_row(n);
+        if n == 11_500 {
+            row = row.replace("user11500@", "user3@");
+            expected.push((line.to_string(), "email: also used on line 5".into()));
+        } else if n % 1000 == 999 {
+            let first = n - 998;
+            row = row.replacen(&format!("c-{n},"), &format!("c-{first},"), 1);
+            expected.push((
+                line.to_string(),
+                format!("externalUserId: also used on line {}", first + 2),
+            ));
+        } else if n % 97 == 13 {
+            row = row.replace(",PL,PL,PL,PL,", ",XX,PL,PL,PL,");
+            expected.push((
+                line.to_string(),
+                "country: \"XX\" is not an ISO 3166-1 alpha-2 code".into(),
+            ));
+        }
+        csv.push_str(&row);
+        csv.push('\n');
+    }
+    let input = write(&dir, "many.csv", csv.as_bytes());
+    let errors = dir.path().join("errors.csv");
+    let run = validate(&[&input, "--errors-out", errors.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(&format!(
+            "rows read: 30000\nvalid: {}\ninvalid: {}\n",
+            30_000 - expected.len(),
+            expected.len()
+        )),
+        "{}",
+        run.stdout
+    );
+    let mut reader = csv::Reader::from_path(&errors).unwrap();
+    let got: Vec<(String, String)> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), r[1].to_string())
+        })
+        .collect();
+    assert_eq!(got, expected);
+}
