@@ -36,6 +36,8 @@ pub struct Row {
 
 pub(super) type Csv = csv::Reader<BufReader<File>>;
 
+/// How many rows ahead the duplicate table's slots are fetched.
+const PREFETCH_AHEAD: usize = 8;
 /// Upper bound of that reservation (about 500 MB of table); beyond it the table grows.
 const MAX_RESERVED_KEYS: u64 = 30_000_000;
 
@@ -219,6 +221,9 @@ impl CsvSource {
     pub fn next_row(&mut self) -> Option<Result<Row, IngestError>> {
         loop {
             if let Some((mut row, keys)) = self.batch.next() {
+                if let Some((_, ahead)) = self.batch.as_slice().get(PREFETCH_AHEAD) {
+                    ahead.iter().flatten().for_each(|&k| self.dups.prefetch(k));
+                }
                 self.record_dups(&mut row, keys);
                 if row.verdict.is_err() {
                     // Copied here, not on the checking thread: memory allocated on
