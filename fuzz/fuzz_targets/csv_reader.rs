@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
             _ => None,
         },
         terms_accepted: knobs & 0b1000 != 0,
-        fingerprints: true,
+        for_import: true,
         min_age: u32::from(knobs >> 4) * 8,
         today: Date::new(2026, 11, 26).expect("a real date"),
     };

@@ -28,7 +28,7 @@ impl InputArgs {
             mapping: self.mapping.clone(),
             delimiter,
             terms_accepted: self.terms_accepted,
-            fingerprints: true,
+            for_import: true,
             min_age: self.min_age,
             today: today_utc(),
         })

@@ -141,7 +141,7 @@ fn write_fixable_csv(out: &mut dyn Write, rows: &[LedgerRow]) -> anyhow::Result<
             mapping: None,
             delimiter: None,
             terms_accepted: true,
-            fingerprints: false,
+            for_import: false,
             min_age: 0,
             today: today_utc(),
         };

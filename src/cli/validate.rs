@@ -107,7 +107,7 @@ impl Summary {
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     let opts = IngestOptions {
-        fingerprints: false,
+        for_import: false,
         ..args.input.to_options(args.file.clone())?
     };
     let mut source = CsvSource::open(&opts)?;

@@ -261,7 +261,7 @@ fn decide(
                 SendKind::Retry => &tally.send_retry,
                 SendKind::Changed => &tally.send_changed,
             });
-            let user = row.verdict.ok()?;
+            let user = row.verdict.ok()?.expect("import reads with bodies on");
             Some(Step::Send(Box::new(Job { user, src, kind })))
         }
     }

@@ -7,7 +7,7 @@ use super::header::ColumnMap;
 use super::normalise::{normalise_cell, Normalisations};
 use super::problem::{Problem, Rule};
 use super::reader::Row;
-use super::validate::{resolve_terms, validate, Rules, MAX_LEN};
+use super::validate::{check_values, resolve_terms, validate, Rules, MAX_LEN};
 use crate::domain::Field;
 use csv::ByteRecord;
 use std::borrow::Cow;
@@ -22,8 +22,10 @@ pub(super) struct Checker {
     pub(super) names: Vec<String>,
     pub(super) map: ColumnMap,
     pub(super) bom_len: u64,
-    /// The fingerprint's buffer; `None` when fingerprints are not wanted.
-    pub(super) scratch: Option<Vec<u8>>,
+    /// Fingerprints and request bodies wanted (see `IngestOptions::for_import`).
+    pub(super) for_import: bool,
+    /// The fingerprint's buffer.
+    pub(super) scratch: Vec<u8>,
 }
 
 /// The 64-bit duplicate keys of a row's externalUserId, email and phone.
@@ -118,7 +120,9 @@ impl Checker {
         let values: [&str; Field::COUNT] = std::array::from_fn(|i| cells[i].as_ref());
         let terms = resolve_terms(values[Field::HasAcceptedP100Tc.index()], self.rules.terms)
             .unwrap_or(false);
-        let fingerprint = (self.scratch.as_mut()).map(|buf| fingerprint_with(&values, terms, buf));
+        let fingerprint = self
+            .for_import
+            .then(|| fingerprint_with(&values, terms, &mut self.scratch));
         *keys = [Field::ExternalUserId, Field::Email, Field::Phone]
             .map(|f| Dups::key(f, values[f.index()]));
         let id = values[Field::ExternalUserId.index()];
@@ -128,7 +132,12 @@ impl Checker {
                 .chars()
                 .any(|c| c.is_control() || c == char::REPLACEMENT_CHARACTER))
         .then(|| id.to_string());
-        let verdict = match validate(&values, &self.rules) {
+        let checked = if self.for_import {
+            validate(&values, &self.rules).map(Some)
+        } else {
+            check_values(&values, &self.rules).map(|_| None)
+        };
+        let verdict = match checked {
             Ok(user) if problems.is_empty() => Ok(user),
             Ok(_) => Err(problems),
             Err(mut rule_problems) => {

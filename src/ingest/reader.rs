@@ -24,12 +24,14 @@ pub struct Row {
     /// Trimmed id, `None` if empty, absent or unusable (control characters, too long).
     pub external_user_id: Option<String>,
     /// See [`super::fingerprint`]: stable hash of the normalised mapped content;
-    /// `None` unless [`IngestOptions::fingerprints`] asked for it.
+    /// `None` unless [`IngestOptions::for_import`] asked for it.
     pub fingerprint: Option<u64>,
     /// The fields exactly as read, for `--errors-out`: kept for invalid rows only, so
     /// a valid row costs no copy.
     pub record: Option<csv::ByteRecord>,
-    pub verdict: Result<ValidatedUser, Vec<Problem>>,
+    /// Every problem of the row, or the request body; `Ok(None)` for a valid row when
+    /// [`IngestOptions::for_import`] did not ask for bodies.
+    pub verdict: Result<Option<ValidatedUser>, Vec<Problem>>,
     /// What normalisation changed in this row.
     pub normalised: Normalisations,
 }
@@ -168,7 +170,8 @@ impl CsvSource {
             names: trimmed,
             map,
             bom_len,
-            scratch: opts.fingerprints.then(Vec::new),
+            for_import: opts.for_import,
+            scratch: Vec::new(),
         };
         let pool = Pool::start(reader, raw_headers.len(), checker).map_err(|source| {
             IngestError::Open {

@@ -79,6 +79,11 @@ pub fn validate(
     values: &[&str; Field::COUNT],
     rules: &Rules,
 ) -> Result<ValidatedUser, Vec<Problem>> {
+    check_values(values, rules).map(|terms| ValidatedUser::new(values, terms))
+}
+
+/// [`validate`] without building the body: the resolved terms value, or every problem.
+pub fn check_values(values: &[&str; Field::COUNT], rules: &Rules) -> Result<bool, Vec<Problem>> {
     let mut problems = Vec::new();
     for field in Field::ALL {
         if field == Field::HasAcceptedP100Tc {
@@ -97,7 +102,7 @@ pub fn validate(
     if !problems.is_empty() {
         return Err(problems);
     }
-    Ok(ValidatedUser::new(values, terms))
+    Ok(terms)
 }
 
 /// Normalises raw cells (as read, absent columns empty) and validates them: the whole
