@@ -7,7 +7,7 @@ use crate::domain::Field;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// First line per key of externalUserId (exact), email (case-insensitive) and phone
-/// (normalised). Keys are computed by [`Dups::key`] (pure, so the reader thread can do
+/// (normalised). Keys are computed by [`Dups::key`] (pure, so the checking threads can do
 /// it) and recorded in file order by [`Dups::insert`].
 ///
 /// The table is a flat open-addressing array of (key, line) pairs: the keys are already

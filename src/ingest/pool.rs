@@ -3,11 +3,11 @@
 //! caller takes the checked batches back in file order, which duplicate detection
 //! needs.
 //!
-//! Memory stays bounded and records are never reallocated: [`IN_FLIGHT`] batches of
-//! record buffers circulate from the parser through a checker to the caller, who hands
-//! each back once it has taken the batch's rows in order. Buffers are allocated and
-//! freed on the parser thread only, which keeps the allocator off its slow
-//! cross-thread path.
+//! Memory stays bounded and record buffers are reused: [`IN_FLIGHT`] batches of them
+//! circulate from the parser through a checker to the caller, who hands each back
+//! once it has taken the batch's rows in order. A batch ends at [`BATCH`] records or
+//! [`BATCH_BYTES`], so huge rows do not multiply what is in flight, and the parser
+//! (the only thread that allocates or frees buffers) lets go of outsized ones.
 //!
 //! Dropping the pool stops every thread: each blocks only on a channel whose other
 //! end the pool or a thread that has stopped holds.

@@ -40,12 +40,13 @@ pub(super) type Csv = csv::Reader<BufReader<File>>;
 
 /// How many rows ahead the duplicate table's slots are fetched.
 const PREFETCH_AHEAD: usize = 8;
-/// Upper bound of that reservation (about 500 MB of table); beyond it the table grows.
+/// Upper bound of the duplicate table's reservation, made from the first batch (about
+/// 500 MB of table); beyond it the table grows.
 const MAX_RESERVED_KEYS: u64 = 30_000_000;
 
 /// An opened, header-checked input file.
 ///
-/// The records are split and checked on other threads (see [`super::pool`]); the
+/// The records are split and checked on other threads (see the `pool` module); the
 /// caller's thread only records duplicate keys, in file order, so the earlier line
 /// always wins.
 pub struct CsvSource {
@@ -57,7 +58,7 @@ pub struct CsvSource {
     delimiter: u8,
     pool: Pool,
     batch: std::vec::IntoIter<(Row, DupKeys)>,
-    /// The current batch's records, for copying a row that turns out to be a duplicate.
+    /// The current batch's records, for copying the invalid ones into their rows.
     records: Vec<csv::ByteRecord>,
     /// Index in `records` of the next row of `batch`.
     at: usize,
