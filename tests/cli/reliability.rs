@@ -445,6 +445,15 @@ fn each_hostile_file_ends_in_a_message_naming_the_line_or_a_per_row_error_never_
     }
 }
 
+/// `validate FILE --terms-accepted` with its peak memory; never a panic.
+fn validate_measured(file: &Path, dir: &Path) -> (Output, u64) {
+    let mut cmd = process();
+    cmd.arg("validate").arg(file).arg("--terms-accepted");
+    let (out, peak) = run_measured(cmd, dir);
+    assert_no_panic("validate", &out);
+    (out, peak)
+}
+
 #[test]
 fn a_fifty_megabyte_field_is_one_per_row_error_in_memory_bounded_by_the_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -465,10 +474,7 @@ fn a_fifty_megabyte_field_is_one_per_row_error_in_memory_bounded_by_the_file() {
         }
         writeln!(out, ",{}\n{next}", row[4..].join(",")).unwrap();
     }
-    let mut cmd = process();
-    cmd.arg("validate").arg(&file).arg("--terms-accepted");
-    let (out, peak) = run_measured(cmd, dir.path());
-    assert_no_panic("validate", &out);
+    let (out, peak) = validate_measured(&file, dir.path());
     assert_eq!(out.status.code(), Some(1));
     let stdout = stdout_text(&out);
     assert!(
@@ -511,10 +517,7 @@ fn a_file_of_megabyte_rows_is_read_in_memory_bounded_by_a_few_batches() {
             writeln!(out, "{}", cells.join(",")).unwrap();
         }
     }
-    let mut cmd = process();
-    cmd.arg("validate").arg(&file).arg("--terms-accepted");
-    let (out, peak) = run_measured(cmd, dir.path());
-    assert_no_panic("validate", &out);
+    let (out, peak) = validate_measured(&file, dir.path());
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stdout_text(&out).contains("rows read: 160\nvalid: 0\ninvalid: 160\n"),
