@@ -380,6 +380,27 @@ fn invalid_utf8_makes_an_invalid_row_naming_line_column_and_byte_offset() {
     );
 }
 
+/// The record's bytes are checked for UTF-8 in one piece: a character split across
+/// two cells (valid once the cells are joined) must still be caught in each cell.
+#[test]
+fn a_character_split_across_two_cells_is_invalid_in_both() {
+    let dir = TempDir::new().unwrap();
+    let mut content = format!("{HEADER}\n").into_bytes();
+    let start = content.len() + "c-2,user2@example.com,48601000002,".len();
+    content.extend_from_slice(b"c-2,user2@example.com,48601000002,Ann\xc3,\xa9Nowak,x,1,y,z,PL,PL,PL,PL,1980-01-01,true,\n");
+    let input = write(&dir, "in.csv", &content);
+    let run = validate(&[&input]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    for (column, offset) in [("firstName", start + 3), ("lastName", start + 5)] {
+        let expected = format!("column \"{column}\" is not valid UTF-8 at byte offset {offset}");
+        assert!(
+            run.stdout.contains(&expected),
+            "{}\nexpected {expected}",
+            run.stdout
+        );
+    }
+}
+
 #[test]
 fn a_header_that_is_not_utf8_is_unusable() {
     let dir = TempDir::new().unwrap();
