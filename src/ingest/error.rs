@@ -16,7 +16,7 @@ pub enum IngestError {
         line: u64,
         source: csv::Error,
     },
-    #[error("{}: the CSV parser thread stopped unexpectedly", path.display())]
+    #[error("{}: a thread reading the file stopped unexpectedly; the rows after the last one reported were not read", path.display())]
     ParserStopped { path: PathBuf },
     #[error("{} is empty: expected a header line naming the columns", path.display())]
     Empty { path: PathBuf },
