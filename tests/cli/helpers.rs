@@ -134,13 +134,23 @@ pub fn count(path: &Path, sql: &str) -> u64 {
 
 /// A CSV made of `samples/customers.csv`'s header and the given data rows (1-based,
 /// counting data rows only).
-pub fn subset_of_customers(dir: &Path, name: &str, rows: std::ops::Range<usize>) -> PathBuf {
+/// The header line and the row lines of `samples/customers.csv`.
+pub fn customer_lines() -> (String, Vec<String>) {
     let text = std::fs::read_to_string(sample("customers.csv")).unwrap();
-    let mut lines = text.lines();
+    let mut lines = text.lines().map(str::to_string);
     let header = lines.next().unwrap();
-    let mut out = String::from(header);
+    (header, lines.collect())
+}
+
+pub fn subset_of_customers(dir: &Path, name: &str, rows: std::ops::Range<usize>) -> PathBuf {
+    let (header, lines) = customer_lines();
+    let mut out = header;
     out.push('\n');
-    for line in lines.skip(rows.start - 1).take(rows.end - rows.start) {
+    for line in lines
+        .iter()
+        .skip(rows.start - 1)
+        .take(rows.end - rows.start)
+    {
         out.push_str(line);
         out.push('\n');
     }

@@ -49,7 +49,7 @@ fn a_clean_file_is_created_exactly_once_and_a_second_run_sends_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("l.db");
     let out = import(&sb, &sample("customers.csv"), &db).assert().code(0);
-    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let stdout = stdout_text(out.get_output());
     assert!(stdout.contains("Import finished"), "{stdout}");
 
     let n = customers_rows();
@@ -142,7 +142,7 @@ fn a_wrong_key_stops_the_run_with_exit_3_and_nothing_failed_then_the_right_key_c
         .env("P100_API_KEY", "not-the-key")
         .assert()
         .code(3);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let stderr = stderr_text(out.get_output());
     assert!(
         stderr.contains("xo2") || stderr.contains("wrong"),
         "{stderr}"
@@ -165,7 +165,7 @@ fn a_ledger_bound_to_another_environment_is_refused_with_exit_2() {
     let part = subset_of_customers(dir.path(), "part.csv", 1..3);
     import(&sb, &part, &db).assert().code(0);
     let out = import(&other, &part, &db).assert().code(2);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let stderr = stderr_text(out.get_output());
     assert!(stderr.contains("belongs to environment"), "{stderr}");
     assert_eq!(other.stats()["requests"].as_u64().unwrap(), 0);
 }
@@ -198,7 +198,7 @@ fn a_second_import_on_a_locked_ledger_exits_2_naming_the_holder() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let out = import(&sb, &sample("customers.csv"), &db).assert().code(2);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let stderr = stderr_text(out.get_output());
     assert!(stderr.contains(&format!("pid {}", first.id())), "{stderr}");
     first.kill().unwrap();
     first.wait().unwrap();
@@ -350,7 +350,7 @@ fn an_older_ledger_is_upgraded_on_open_and_a_newer_one_is_refused() {
         .arg(&newer)
         .assert()
         .code(2);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let stderr = stderr_text(out.get_output());
     assert!(stderr.contains("newer p100-onboard"), "{stderr}");
 }
 
@@ -646,8 +646,8 @@ fn a_non_terminal_run_prints_periodic_progress_lines_without_escape_codes() {
         ])
         .assert()
         .code(0);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
-    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let stderr = stderr_text(out.get_output());
+    let stdout = stdout_text(out.get_output());
     let lines = stderr
         .lines()
         .filter(|l| l.starts_with("progress: "))
@@ -674,7 +674,7 @@ fn a_non_terminal_run_prints_periodic_progress_lines_without_escape_codes() {
         quiet.get_output().stderr.is_empty(),
         "--quiet prints no progress or logs"
     );
-    assert!(String::from_utf8_lossy(&quiet.get_output().stdout).contains("Import finished"));
+    assert!(stdout_text(quiet.get_output()).contains("Import finished"));
 }
 
 #[test]
@@ -686,7 +686,7 @@ fn json_logs_are_one_object_per_line_and_name_rows_without_personal_data() {
         .args(["--log-format", "json", "-vv"])
         .assert()
         .code(1);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let stderr = stderr_text(out.get_output());
     let mut objects = 0;
     for line in stderr.lines().filter(|l| l.starts_with('{')) {
         let v: serde_json::Value = serde_json::from_str(line).expect("a JSON object per line");
@@ -722,7 +722,7 @@ fn the_readme_main_job_imports_the_sample_into_the_built_in_sandbox() {
         .args(["--sandbox", "--terms-accepted", "--rate", "200"])
         .assert()
         .code(0);
-    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let stdout = stdout_text(out.get_output());
     assert!(stdout.contains("created 50"), "{stdout}");
     let db = dir.path().join("p100-onboard.db");
     assert_eq!(ids_in_state(&db, "created").len() as u64, customers_rows());
@@ -768,7 +768,7 @@ fn sigint_stops_cleanly_with_exit_130_and_the_next_run_finishes_the_file() {
     assert!(kill.success());
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("interrupted"));
+    assert!(stdout_text(&out).contains("interrupted"));
     // Requests in flight were finished and recorded: nothing is left in flight.
     assert_eq!(states(&db).get("in_flight"), None, "{:?}", states(&db));
     let created = ids_in_state(&db, "created");
@@ -835,7 +835,7 @@ fn only_failed_retries_failures_without_starting_rows_never_tried() {
         .arg("--only-failed")
         .assert()
         .code(1);
-    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let stdout = stdout_text(out.get_output());
     assert!(
         stdout.contains("never tried (--only-failed) 40"),
         "{stdout}"
@@ -865,7 +865,7 @@ fn a_created_row_changed_afterwards_is_reported_and_not_sent_again() {
     let text = std::fs::read_to_string(&part).unwrap();
     std::fs::write(&part, text.replacen("Warszawa", "Kraków", 1)).unwrap();
     let out = import(&sb, &part, &db).assert().code(0);
-    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let stdout = stdout_text(out.get_output());
     assert!(
         stdout.contains("changed after creation (not sent again): 1"),
         "{stdout}"
@@ -891,7 +891,7 @@ fn an_import_of_a_file_missing_columns_exits_2_naming_them_and_sends_nothing() {
         .arg("--terms-accepted")
         .assert()
         .code(2);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let stderr = stderr_text(out.get_output());
     assert!(
         stderr.contains("phone") && stderr.contains("birthDate"),
         "{stderr}"
@@ -944,6 +944,6 @@ fn a_config_file_in_the_working_directory_sets_defaults_that_flags_override() {
         .arg(&part)
         .assert()
         .code(2);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let stderr = stderr_text(out.get_output());
     assert!(stderr.contains("p100-onboard.toml"), "{stderr}");
 }

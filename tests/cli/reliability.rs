@@ -457,11 +457,9 @@ fn validate_measured(file: &Path, dir: &Path) -> (Output, u64) {
 #[test]
 fn a_fifty_megabyte_field_is_one_per_row_error_in_memory_bounded_by_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(sample("customers.csv")).unwrap();
-    let mut lines = text.lines();
-    let header = lines.next().unwrap();
-    let row: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let next = lines.next().unwrap();
+    let (header, rows) = customer_lines();
+    let row: Vec<&str> = rows[0].split(',').collect();
+    let next = &rows[1];
     let file = dir.path().join("big-field.csv");
     {
         // Piece by piece: see `run_measured`.
@@ -498,10 +496,7 @@ fn a_fifty_megabyte_field_is_one_per_row_error_in_memory_bounded_by_the_file() {
 #[test]
 fn a_file_of_megabyte_rows_is_read_in_memory_bounded_by_a_few_batches() {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(sample("customers.csv")).unwrap();
-    let mut lines = text.lines();
-    let header = lines.next().unwrap();
-    let rows: Vec<&str> = lines.collect();
+    let (header, rows) = customer_lines();
     let file = dir.path().join("fat-rows.csv");
     {
         // Row by row: see `run_measured`.
@@ -534,10 +529,8 @@ fn a_file_of_megabyte_rows_is_read_in_memory_bounded_by_a_few_batches() {
 #[test]
 fn a_hundred_thousand_columns_in_a_row_or_in_the_header_are_handled_in_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(sample("customers.csv")).unwrap();
-    let mut lines = text.lines();
-    let header = lines.next().unwrap();
-    let row = lines.next().unwrap();
+    let (header, rows) = customer_lines();
+    let row = &rows[0];
     let extra = 100_000 - 16;
 
     let wide_row = dir.path().join("wide-row.csv");
