@@ -4,7 +4,7 @@
 use super::dups::Dups;
 use super::fingerprint::fingerprint_with;
 use super::header::ColumnMap;
-use super::normalise::{normalise_cell, Normalisations};
+use super::normalise::{normalise_row, Normalisations};
 use super::problem::{Problem, Rule};
 use super::reader::Row;
 use super::validate::{check_values, resolve_terms, validate, Rules, MAX_LEN};
@@ -109,14 +109,7 @@ impl Checker {
         keys: &mut DupKeys,
     ) -> Row {
         let mut normalised = Normalisations::default();
-        let cells: [Cow<'_, str>; Field::COUNT] = {
-            let mut i = 0;
-            raw.map(|cell| {
-                let cell = normalise_cell(Field::ALL[i], cell, &mut normalised);
-                i += 1;
-                cell
-            })
-        };
+        let cells = normalise_row(raw, &mut normalised);
         let values: [&str; Field::COUNT] = std::array::from_fn(|i| cells[i].as_ref());
         let terms = resolve_terms(values[Field::HasAcceptedP100Tc.index()], self.rules.terms)
             .unwrap_or(false);

@@ -112,7 +112,8 @@ impl Dups {
         }
     }
 
-    /// [`Dups::key`] then [`Dups::insert`].
+    /// [`Dups::key`] then [`Dups::insert`], for tests.
+    #[cfg(test)]
     pub fn check(&mut self, field: Field, value: &str, line: u64) -> Option<u64> {
         Dups::key(field, value).and_then(|k| self.insert(k, line))
     }

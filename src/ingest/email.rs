@@ -4,7 +4,7 @@
 //! addresses at bare hosts).
 //!
 //! Addresses made only of letters, digits and the other unquoted atom characters,
-//! nearly every address in a real file, are settled by [`plain`], which accepts
+//! nearly every address in a real file, are settled by `plain`, which accepts
 //! exactly what the crate would (a property test holds it to that); the crate
 //! allocates and scans each address several times, which made it the largest single
 //! cost of checking a row.

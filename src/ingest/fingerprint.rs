@@ -13,13 +13,9 @@ use std::hash::Hasher;
 const K0: u64 = 0x7031_3030_6f6e_626f; // "p100onbo"
 const K1: u64 = 0x6172_6466_7072_696e; // "ardfprin"
 
-/// Hashes normalised values (indexed by `Field::index`) with the resolved terms value.
-pub fn fingerprint(values: &[&str; Field::COUNT], terms: bool) -> u64 {
-    fingerprint_with(values, terms, &mut Vec::new())
-}
-
-/// [`fingerprint`] with a caller-owned scratch buffer: one hasher call per row is much
-/// cheaper than three per field.
+/// Hashes normalised values (indexed by `Field::index`) with the resolved terms value,
+/// laid out in the caller's scratch buffer: one hasher call per row is much cheaper
+/// than three per field.
 pub fn fingerprint_with(values: &[&str; Field::COUNT], terms: bool, buf: &mut Vec<u8>) -> u64 {
     buf.clear();
     for field in Field::ALL {
@@ -44,6 +40,10 @@ pub fn fingerprint_with(values: &[&str; Field::COUNT], terms: bool, buf: &mut Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fingerprint(values: &[&str; Field::COUNT], terms: bool) -> u64 {
+        fingerprint_with(values, terms, &mut Vec::new())
+    }
 
     fn row() -> [&'static str; Field::COUNT] {
         [

@@ -67,6 +67,15 @@ pub fn is_country_field(field: Field) -> bool {
     )
 }
 
+/// Normalises a row's cells, indexed by [`Field::index`], counting what changed.
+pub fn normalise_row<'a>(
+    raw: [Cow<'a, str>; Field::COUNT],
+    counts: &mut Normalisations,
+) -> [Cow<'a, str>; Field::COUNT] {
+    let mut fields = Field::ALL.into_iter();
+    raw.map(|cell| normalise_cell(fields.next().expect("one cell per field"), cell, counts))
+}
+
 /// Normalises one cell of `field`, counting what changed.
 pub fn normalise_cell<'a>(
     field: Field,

@@ -4,7 +4,7 @@
 use super::countries;
 use super::date::Date;
 use super::email;
-use super::normalise::{is_country_field, normalise_cell, Normalisations};
+use super::normalise::{is_country_field, normalise_row, Normalisations};
 use super::problem::{Problem, Rule};
 use crate::domain::{Field, ValidatedUser};
 
@@ -112,13 +112,7 @@ pub fn check_raw(
     rules: &Rules,
 ) -> (Result<ValidatedUser, Vec<Problem>>, Normalisations) {
     let mut counts = Normalisations::default();
-    let cells: [std::borrow::Cow<'_, str>; Field::COUNT] = std::array::from_fn(|i| {
-        normalise_cell(
-            Field::ALL[i],
-            std::borrow::Cow::Borrowed(raw[i]),
-            &mut counts,
-        )
-    });
+    let cells = normalise_row(raw.map(std::borrow::Cow::Borrowed), &mut counts);
     let values: [&str; Field::COUNT] = std::array::from_fn(|i| cells[i].as_ref());
     (validate(&values, rules), counts)
 }
